@@ -1,0 +1,203 @@
+"""Command line: `python -m enas search | derive | train | show | list`.
+
+Every configuration field is a flag (`--child-lr 0.05`), on top of `--preset` and `--config FILE.json`.
+Runs are written to the same run store the app reads. Errors are one clear line, exit status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .config import PRESETS, SPECS, Config, ConfigError
+from .space import MAX_STRING, Architecture, ArchitectureError, space_size
+from .store import RunStore, StoreError, list_runs, new_run_name, runs_dir_default
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m enas", description="ENAS on CIFAR-10 (or any image folder).")
+    p.add_argument("--runs-dir", default=None, help="where runs live (default ENAS_RUNS_DIR or ./runs)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("search", help="start (or --resume) a search", argument_default=argparse.SUPPRESS)
+    s.add_argument("--preset", choices=list(PRESETS), help="starting values: " + ", ".join(PRESETS))
+    s.add_argument("--config", metavar="FILE", help="a JSON file of configuration fields")
+    s.add_argument("--name", help="run name (default: a fresh timestamped one)")
+    s.add_argument("--resume", metavar="RUN", help="resume an interrupted or stopped run")
+    s.add_argument("--full", action="store_true", help="then derive and train the best child")
+    for name, spec in SPECS.items():
+        s.add_argument(_flag(name), dest=name, metavar=spec.type.__name__.upper(),
+                       help=spec.help + (f" ({'|'.join(spec.choices)})" if spec.choices else ""))
+
+    d = sub.add_parser("derive", help="sample children from a searched run and keep the best on validation")
+    d.add_argument("run")
+    d.add_argument("--samples", type=int, default=None, help="children to sample (default: the run's derive_samples)")
+
+    t = sub.add_parser("train", help="fine-tune or retrain a child of a run, report validation and test accuracy")
+    t.add_argument("run")
+    t.add_argument("--arch", default=None, help="an architecture string or JSON file (default: the derived best)")
+    t.add_argument("--mode", choices=("finetune", "scratch"), default=None)
+    t.add_argument("--epochs", type=int, default=None)
+
+    sh = sub.add_parser("show", help="describe an architecture (string or JSON file) or a run")
+    sh.add_argument("what", help="an architecture string like 'c3 c5:1', a JSON file, or a run name")
+    sh.add_argument("--channels", type=int, default=32)
+
+    sub.add_parser("list", help="list the runs")
+    return p
+
+
+def read_arch(text: str) -> Architecture:
+    """An architecture from a one-line string or a JSON file path."""
+    path = Path(text)
+    if text.endswith(".json") or path.is_file():
+        if not path.is_file():
+            raise ArchitectureError(f"{text}: no such architecture file")
+        if path.stat().st_size > MAX_STRING:
+            raise ArchitectureError(f"{text}: too large for an architecture file ({path.stat().st_size} bytes)")
+        return Architecture.from_json(path.read_text())
+    return Architecture.parse(text)
+
+
+def progress_listener():
+    """A listener that draws tqdm progress bars for the engine's events."""
+    from tqdm import tqdm
+    state = {"bar": None, "key": None}
+
+    def bar(key, total, desc):
+        if state["key"] != key:
+            if state["bar"] is not None:
+                state["bar"].close()
+            state["bar"], state["key"] = tqdm(total=total, desc=desc, unit="step", leave=False), key
+        return state["bar"]
+
+    def listen(ev):
+        kind = ev["kind"]
+        if kind == "child_step":
+            b = bar(("epoch", ev["epoch"]), 1000, f"epoch {ev['epoch'] + 1}")
+            b.n = int(ev["progress"] * 1000)
+            b.set_postfix(loss=f"{ev['loss']:.3f}", acc=f"{ev['acc']:.3f}", img_s=f"{ev['images_per_s']:.0f}")
+        elif kind == "epoch":
+            tqdm.write(f"epoch {ev['epoch'] + 1}/{ev['epochs']}: train loss {ev['train_loss']:.3f} "
+                       f"acc {ev['train_acc']:.3f}, controller val acc {ev['val_acc']:.3f}, {ev['seconds']:.1f}s")
+        elif kind == "derive_child":
+            b = bar("derive", 1000, "derive")
+            b.n = int(ev["progress"] * 1000)
+            b.set_postfix(best=ev["arch"], acc=f"{ev['val_acc']:.3f}")
+        elif kind == "derive_result":
+            r = ev["ranking"][0]
+            tqdm.write(f"best of derive: {r['arch']}  validation accuracy {r['val_acc']:.4f}")
+        elif kind == "final_step":
+            b = bar(("final", ev["epoch"]), 1000, f"final epoch {ev['epoch'] + 1}")
+            b.n = int(ev["progress"] * 1000)
+            b.set_postfix(loss=f"{ev['loss']:.3f}")
+        elif kind == "final_epoch":
+            tqdm.write(f"final epoch {ev['epoch'] + 1}/{ev['epochs']}: validation accuracy {ev['val_acc']:.4f}")
+        elif kind == "final_result":
+            test = f"{ev['test_acc']:.4f}" if ev["test_acc"] is not None else "n/a"
+            tqdm.write(f"final {ev['arch']}: validation {ev['val_acc']:.4f}, test {test}, {ev['params']} params")
+        elif kind == "alert":
+            tqdm.write(f"[{ev['level']}] {ev['message']}")
+    return listen
+
+
+def config_from_args(args) -> Config:
+    fields = {k: v for k, v in vars(args).items() if k in SPECS}
+    base = {}
+    if "config" in args:
+        path = Path(args.config)
+        if not path.is_file():
+            raise ConfigError(f"--config {args.config}: no such file")
+        try:
+            base = json.loads(path.read_text())
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"--config {args.config}: not valid JSON ({e})") from None
+        if not isinstance(base, dict):
+            raise ConfigError(f"--config {args.config}: must hold a JSON object of fields")
+    return Config.from_dict({**base, **fields}, preset=getattr(args, "preset", None) or base.pop("preset", "seed"))
+
+
+def cmd_search(args, runs_dir) -> int:
+    from .search import Engine
+    if "resume" in args:
+        extra = sorted(k for k in vars(args) if k in SPECS or k in ("preset", "config", "name"))
+        if extra:
+            raise ConfigError(f"--resume continues a run with its own configuration; drop {', '.join(map(_flag, extra))}")
+        store = RunStore.open(runs_dir, args.resume)
+        if store.status() in ("running", "paused"):
+            raise StoreError(f"run {args.resume!r} is still running in another process")
+        config = store.config()
+    else:
+        config = config_from_args(args)
+        store = RunStore.create(runs_dir, getattr(args, "name", None) or new_run_name(), config)
+    print(f"run {store.name} in {store.path}  (search space: {space_size(config.nodes, config.ops):,} architectures)")
+    engine = Engine(config, store, [progress_listener()])
+    phases = ("search", "derive", "final") if "full" in args else ("search",)
+    return 0 if engine.run(phases) == "finished" else 1
+
+
+def cmd_phase(args, runs_dir, phase) -> int:
+    from .search import Engine
+    store = RunStore.open(runs_dir, args.run)
+    if store.status() in ("running", "paused"):
+        raise StoreError(f"run {args.run!r} is still running in another process")
+    engine = Engine(store.config(), store, [progress_listener()])
+    if phase == "derive":
+        if args.samples is not None and args.samples < 1:
+            raise ConfigError(f"--samples {args.samples}: must be at least 1")
+        phase = lambda: engine.derive(args.samples)  # noqa: E731
+    else:
+        arch = read_arch(args.arch) if args.arch else None
+        if args.epochs is not None and args.epochs < 1:
+            raise ConfigError(f"--epochs {args.epochs}: must be at least 1")
+        phase = lambda: engine.train_final(arch, args.mode, args.epochs)  # noqa: E731
+    return 0 if engine.run((phase,)) == "finished" else 1
+
+
+def cmd_show(args, runs_dir) -> int:
+    try:
+        arch = read_arch(args.what)
+    except ArchitectureError as arch_error:
+        try:
+            store = RunStore.open(runs_dir, args.what)
+        except StoreError:
+            raise arch_error from None
+        m = store.meta()
+        print(f"run {store.name}: {store.status()} ({m.get('phase', '')}) {m.get('message', '')}")
+        print(json.dumps({k: m[k] for k in ("best", "best_val_acc", "result") if k in m}, indent=1))
+        return 0
+    c = args.channels
+    print(f"architecture  {arch}")
+    for i, op in enumerate(arch.ops):
+        skips = arch.inputs(i)
+        print(f"  node {i}: {op:<11}" + (f" + skips from nodes {skips}" if skips else ""))
+    print(f"parameters    {arch.param_count(c):,} (channels {c})")
+    print(f"FLOPs         {arch.flops(c):,} per 32x32 image")
+    print(f"JSON          {arch.to_json()}")
+    return 0
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    runs_dir = Path(args.runs_dir) if args.runs_dir else runs_dir_default()
+    try:
+        if args.command == "search":
+            return cmd_search(args, runs_dir)
+        if args.command in ("derive", "train"):
+            return cmd_phase(args, runs_dir, args.command)
+        if args.command == "show":
+            return cmd_show(args, runs_dir)
+        for r in list_runs(runs_dir):
+            print(f"{r['name']:<36} {r['status']:<12} {r['phase']:<7} {r['message']}")
+        return 0
+    except KeyboardInterrupt:
+        print("\ninterrupted; the run can be resumed with: python -m enas search --resume NAME", file=sys.stderr)
+        return 130
+    except (ValueError, OSError) as e:  # ConfigError, ArchitectureError, StoreError, DataError are ValueErrors
+        print(f"error: {e}", file=sys.stderr)
+        return 2

@@ -1,0 +1,243 @@
+"""One configuration schema for the CLI, the app and the run store: fields with types, ranges and help, and presets.
+
+`Config.from_dict` is the only way in from outside: every invalid value raises `ConfigError` naming the
+field, the value and what is allowed; unknown fields are refused, never ignored.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+from dataclasses import dataclass
+
+from .space import OPS
+
+
+class ConfigError(ValueError):
+    """An invalid configuration value, with a message naming the field, the value and what is allowed."""
+
+
+@dataclass(frozen=True)
+class Spec:
+    """How one field is checked and shown: type, bounds or choices, help text, and the group it belongs to."""
+    type: type
+    help: str
+    group: str
+    min: float | None = None
+    max: float | None = None
+    choices: tuple | None = None
+    optional: bool = False  # None allowed
+
+
+SPECS = {
+    # run
+    "seed": Spec(int, "random seed; same seed and config give the same run", "run", 0, 2**31 - 1),
+    "device": Spec(str, "where to train", "run", choices=("auto", "cpu", "cuda")),
+    "precision": Spec(str, "fp32, or bf16/fp16 mixed precision (autocast)", "run", choices=("fp32", "bf16", "fp16")),
+    "keep_checkpoints": Spec(int, "how many recent checkpoints to keep", "run", 1, 100),
+    # data
+    "dataset": Spec(str, "cifar10, shapes (built in, offline) or folder:PATH", "data"),
+    "data_dir": Spec(str, "where datasets are downloaded and cached (default ENAS_DATA_DIR or ~/.cache/enas/data)",
+                     "data", optional=True),
+    "train_subset": Spec(int, "use only this many training images (quick demos)", "data", 1, 10**7, optional=True),
+    "val_size": Spec(float, "validation images: a count (>= 1) or a fraction (< 1) of the training data", "data",
+                     0.0, 10**7, optional=True),
+    "image_size": Spec(int, "input images are resized to this many pixels square", "data", 8, 256),
+    # search space
+    "nodes": Spec(int, "nodes in the chain", "space", 1, 32),
+    "channels": Spec(int, "channels of every node", "space", 1, 512),
+    "ops": Spec(tuple, "candidate ops of every node", "space", choices=OPS),
+    # child (shared weights)
+    "epochs": Spec(int, "search epochs", "child", 1, 10_000),
+    "batch_size": Spec(int, "child minibatch size", "child", 2, 4096),
+    "steps_per_epoch": Spec(int, "cap on child steps per epoch (0: a full pass over the training split)", "child",
+                            0, 10**7),
+    "sampling": Spec(str, "a new child for every minibatch (ENAS paper) or one child per epoch (seed report)",
+                     "child", choices=("per-batch", "per-epoch")),
+    "child_lr": Spec(float, "child learning rate (cosine schedule start)", "child", 0.0, 10.0),
+    "child_lr_min": Spec(float, "child learning rate at the end of each cosine cycle", "child", 0.0, 10.0),
+    "lr_restart_epochs": Spec(int, "cosine restarts: first cycle length in epochs (0: one cycle over all epochs)",
+                              "child", 0, 10_000),
+    "lr_restart_mult": Spec(int, "cosine restarts: each cycle this many times longer", "child", 1, 10),
+    "momentum": Spec(float, "SGD Nesterov momentum", "child", 0.0, 0.999),
+    "weight_decay": Spec(float, "SGD weight decay", "child", 0.0, 1.0),
+    "grad_clip": Spec(float, "clip the child's gradient norm to this (0: no clipping)", "child", 0.0, 1e6),
+    # controller
+    "controller": Spec(str, "the ENAS LSTM controller, or uniform random search", "controller",
+                       choices=("enas", "random")),
+    "lstm_size": Spec(int, "LSTM units", "controller", 1, 4096),
+    "lstm_layers": Spec(int, "LSTM layers", "controller", 1, 8),
+    "controller_lr": Spec(float, "controller Adam learning rate", "controller", 0.0, 10.0),
+    "temperature": Spec(float, "op logits are divided by this (0: none)", "controller", 0.0, 1000.0),
+    "tanh_constant": Spec(float, "op logits become c*tanh(logits) (0: none)", "controller", 0.0, 1000.0),
+    "entropy_weight": Spec(float, "entropy bonus added to the reward", "controller", 0.0, 100.0),
+    "baseline_decay": Spec(float, "moving-average baseline decay", "controller", 0.0, 1.0),
+    "skip_target": Spec(float, "target skip probability of the skip penalty", "controller", 0.001, 0.999),
+    "skip_weight": Spec(float, "weight of the skip penalty (KL to the target rate)", "controller", 0.0, 100.0),
+    "controller_steps": Spec(int, "controller steps per epoch", "controller", 0, 100_000),
+    "controller_children": Spec(int, "children sampled per controller step", "controller", 1, 10_000),
+    # derive and final
+    "derive_samples": Spec(int, "children sampled and scored on validation to pick the best", "final", 1, 100_000),
+    "final_mode": Spec(str, "fine-tune the best child from the shared weights, or retrain it from scratch", "final",
+                       choices=("finetune", "scratch")),
+    "final_epochs": Spec(int, "epochs of final training", "final", 0, 10_000),
+    "final_lr": Spec(float, "learning rate of final training (cosine)", "final", 0.0, 10.0),
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    """All settings of a run; defaults are the seed report's."""
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "fp32"
+    keep_checkpoints: int = 2
+    dataset: str = "cifar10"
+    data_dir: str | None = None
+    train_subset: int | None = None
+    val_size: float | None = None
+    image_size: int = 32
+    nodes: int = 6
+    channels: int = 32
+    ops: tuple = OPS
+    epochs: int = 100
+    batch_size: int = 64
+    steps_per_epoch: int = 0
+    sampling: str = "per-epoch"
+    child_lr: float = 0.05
+    child_lr_min: float = 0.001
+    lr_restart_epochs: int = 0
+    lr_restart_mult: int = 2
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    grad_clip: float = 5.0
+    controller: str = "enas"
+    lstm_size: int = 64
+    lstm_layers: int = 2
+    controller_lr: float = 1e-4
+    temperature: float = 5.0
+    tanh_constant: float = 2.5
+    entropy_weight: float = 1e-4
+    baseline_decay: float = 0.999
+    skip_target: float = 0.4
+    skip_weight: float = 0.8
+    controller_steps: int = 10
+    controller_children: int = 5
+    derive_samples: int = 100
+    final_mode: str = "finetune"
+    final_epochs: int = 10
+    final_lr: float = 0.01
+
+    def __post_init__(self):
+        for name, spec in SPECS.items():
+            object.__setattr__(self, name, _check(name, getattr(self, name), spec))
+        if self.child_lr_min > self.child_lr:
+            raise ConfigError(f"field 'child_lr_min': value {self.child_lr_min} is above child_lr ({self.child_lr})")
+        _check_dataset(self.dataset)
+
+    @classmethod
+    def from_dict(cls, d: dict, preset: str | None = None) -> "Config":
+        """Build from plain data (JSON, CLI, app); starts from `preset` (or d['preset']) when given."""
+        if not isinstance(d, dict):
+            raise ConfigError(f"configuration must be an object of fields, got {type(d).__name__}")
+        d = dict(d)
+        preset = d.pop("preset", preset)
+        unknown = sorted(set(map(str, d)) - set(SPECS))
+        if unknown:
+            raise ConfigError(f"unknown field(s): {', '.join(unknown)}; known fields: {', '.join(SPECS)}")
+        base = PRESETS[_preset_name(preset)] if preset is not None else {}
+        return cls(**{**base, **d})
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["ops"] = list(self.ops)
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Config":
+        try:
+            d = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"configuration is not valid JSON: {e}") from None
+        return cls.from_dict(d)
+
+    def replace(self, **changes) -> "Config":
+        return Config.from_dict({**self.to_dict(), **changes})
+
+
+def _preset_name(name) -> str:
+    if name not in PRESETS:
+        raise ConfigError(f"field 'preset': value {name!r} is not allowed; allowed: {', '.join(PRESETS)}")
+    return name
+
+
+def _check(name, value, spec: Spec):
+    if value is None:
+        if spec.optional:
+            return None
+        raise ConfigError(f"field '{name}': a value is required ({spec.help})")
+    if spec.type is tuple:
+        if isinstance(value, str):
+            value = [v for v in re.split(r"[,\s]+", value) if v]
+        if not isinstance(value, (list, tuple)) or not value:
+            raise ConfigError(f"field '{name}': value {value!r} must be a non-empty list from {', '.join(spec.choices)}")
+        bad = [v for v in value if v not in spec.choices]
+        if bad:
+            raise ConfigError(f"field '{name}': {bad[0]!r} is not allowed; allowed: {', '.join(spec.choices)}")
+        if len(set(value)) != len(value):
+            raise ConfigError(f"field '{name}': value {list(value)} lists an op twice")
+        return tuple(v for v in spec.choices if v in value)  # canonical order
+    if spec.type is int:
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise ConfigError(f"field '{name}': value {value!r} must be a whole number")
+        try:
+            as_float = float(value)
+        except ValueError:
+            raise ConfigError(f"field '{name}': value {value!r} must be a whole number") from None
+        if not math.isfinite(as_float) or as_float != int(as_float):
+            raise ConfigError(f"field '{name}': value {value!r} must be a whole number")
+        value = int(as_float)
+    elif spec.type is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise ConfigError(f"field '{name}': value {value!r} must be a number")
+        try:
+            value = float(value)
+        except ValueError:
+            raise ConfigError(f"field '{name}': value {value!r} must be a number") from None
+        if not math.isfinite(value):
+            raise ConfigError(f"field '{name}': value {value!r} must be a finite number")
+    elif not isinstance(value, str):
+        raise ConfigError(f"field '{name}': value {value!r} must be text")
+    if spec.choices is not None and value not in spec.choices:
+        raise ConfigError(f"field '{name}': value {value!r} is not allowed; allowed: {', '.join(spec.choices)}")
+    if spec.min is not None and value < spec.min or spec.max is not None and value > spec.max:
+        raise ConfigError(f"field '{name}': value {value!r} is out of range; allowed: {spec.min:g} to {spec.max:g}")
+    return value
+
+
+def _check_dataset(value: str):
+    if value in ("cifar10", "shapes"):
+        return
+    if value.startswith("folder:") and value[len("folder:"):].strip():
+        return
+    raise ConfigError(f"field 'dataset': value {value!r} is not allowed; allowed: cifar10, shapes, folder:PATH")
+
+
+PRESETS = {
+    "seed": {},
+    "enas-paper": {
+        "lstm_size": 64, "lstm_layers": 1, "tanh_constant": 1.5, "temperature": 0.0, "controller_lr": 1e-3,
+        "baseline_decay": 0.99, "controller_steps": 50, "controller_children": 20, "batch_size": 128,
+        "sampling": "per-batch", "lr_restart_epochs": 10, "lr_restart_mult": 2, "epochs": 310,
+    },
+    "quick": {
+        "dataset": "shapes", "train_subset": 2000, "val_size": 500, "channels": 16, "epochs": 6,
+        "batch_size": 64, "sampling": "per-batch", "controller_lr": 3e-3, "baseline_decay": 0.9,
+        "controller_steps": 10, "controller_children": 5, "derive_samples": 20, "final_epochs": 3,
+        "final_lr": 0.02, "temperature": 0.0,
+    },
+}

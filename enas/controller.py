@@ -1,0 +1,210 @@
+"""Samplers of architectures: the ENAS LSTM `Controller`, a uniform `RandomSampler`, and `Reinforce`, its trainer.
+
+The controller runs two LSTM steps per node (Pham et al. 2018, macro search): one whose output gives the op
+logits, then one whose output h_i is node i's anchor. Node i's skip to node j < i is on with probability
+sigmoid(v^T tanh(W1 h_j + W2 h_i)). The next step's input is the chosen op's embedding after an op step,
+and the mean of the chosen anchors (or the start embedding when there are none) after a skip step.
+Temperature and tanh constant shape the op logits. Both samplers work on a batch of B architectures at once.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .space import OPS, Architecture
+
+
+@dataclass
+class Sample:
+    """B sampled (or scored) architectures and, per architecture, the tensors REINFORCE needs."""
+    archs: list
+    log_prob: torch.Tensor      # [B] summed log-probability of all decisions
+    entropy: torch.Tensor       # [B] summed entropy of all decision distributions
+    skip_penalty: torch.Tensor  # [B] mean KL(skip probability || target) over all skip decisions
+    op_probs: torch.Tensor      # [B, N, K] op probabilities at each node
+    skip_probs: torch.Tensor    # [B, N, N] probability of skip i <- j (0 where j >= i)
+
+    @property
+    def skip_count(self) -> torch.Tensor:
+        return torch.tensor([a.skip_count for a in self.archs], dtype=torch.float32)
+
+
+def bernoulli_kl(p: torch.Tensor, q: float) -> torch.Tensor:
+    """KL(Bernoulli(p) || Bernoulli(q)), elementwise."""
+    p = p.clamp(1e-7, 1 - 1e-7)
+    return p * torch.log(p / q) + (1 - p) * torch.log((1 - p) / (1 - q))
+
+
+class Controller(nn.Module):
+    """The ENAS LSTM policy over architectures of `nodes` nodes with candidate `ops`."""
+
+    trainable = True
+
+    def __init__(self, nodes: int = 6, ops=OPS, lstm_size: int = 64, lstm_layers: int = 2,
+                 temperature: float = 5.0, tanh_constant: float = 2.5, skip_target: float = 0.4):
+        super().__init__()
+        self.nodes, self.ops = nodes, tuple(ops)
+        self.temperature, self.tanh_constant, self.skip_target = temperature, tanh_constant, skip_target
+        self.lstm = nn.LSTM(lstm_size, lstm_size, lstm_layers)
+        self.start = nn.Parameter(torch.empty(1, lstm_size).uniform_(-0.1, 0.1))
+        self.op_embedding = nn.Embedding(len(self.ops), lstm_size)
+        self.op_head = nn.Linear(lstm_size, len(self.ops))
+        self.w1 = nn.Linear(lstm_size, lstm_size, bias=False)
+        self.w2 = nn.Linear(lstm_size, lstm_size, bias=False)
+        self.v = nn.Linear(lstm_size, 1, bias=False)
+        for p in self.parameters():
+            nn.init.uniform_(p, -0.1, 0.1)
+
+    def op_logits(self, h: torch.Tensor) -> torch.Tensor:
+        logits = self.op_head(h)
+        if self.temperature:
+            logits = logits / self.temperature
+        if self.tanh_constant:
+            logits = self.tanh_constant * torch.tanh(logits)
+        return logits
+
+    def forward(self, batch: int = 1, archs=None, generator: torch.Generator | None = None) -> Sample:
+        """Sample `batch` architectures, or score the given `archs` (teacher forcing)."""
+        if archs is not None:
+            batch = len(archs)
+            for a in archs:
+                a.check_space(self.nodes, self.ops)
+        n, dev = self.nodes, self.start.device
+        inputs, state = self.start.expand(batch, -1), None
+        anchors, anchors_w1 = [], []
+        log_prob = torch.zeros(batch, device=dev)
+        entropy = torch.zeros(batch, device=dev)
+        kl_sum = torch.zeros(batch, device=dev)
+        op_probs, skip_probs = [], torch.zeros(batch, n, n, device=dev)
+        chosen_ops, chosen_skips = [], []
+        for i in range(n):
+            out, state = self.lstm(inputs.unsqueeze(0), state)
+            logp = F.log_softmax(self.op_logits(out[0]), -1)
+            probs = logp.exp()
+            if archs is None:
+                op = torch.multinomial(probs.detach(), 1, generator=generator).squeeze(1)
+            else:
+                op = torch.tensor([self.ops.index(a.ops[i]) for a in archs], device=dev)
+            log_prob = log_prob + logp.gather(1, op[:, None]).squeeze(1)
+            entropy = entropy - (probs * logp).sum(1)
+            op_probs.append(probs)
+            chosen_ops.append(op)
+
+            out, state = self.lstm(self.op_embedding(op).unsqueeze(0), state)
+            h = out[0]
+            if i > 0:
+                logit = self.v(torch.tanh(torch.stack(anchors_w1, 1) + self.w2(h).unsqueeze(1))).squeeze(2)  # [B, i]
+                p = torch.sigmoid(logit)
+                if archs is None:
+                    bits = torch.bernoulli(p.detach(), generator=generator)
+                else:
+                    bits = torch.tensor([a.skips[i] for a in archs], dtype=p.dtype, device=dev)
+                log_prob = log_prob + (bits * F.logsigmoid(logit) + (1 - bits) * F.logsigmoid(-logit)).sum(1)
+                entropy = entropy - (p * F.logsigmoid(logit) + (1 - p) * F.logsigmoid(-logit)).sum(1)
+                kl_sum = kl_sum + bernoulli_kl(p, self.skip_target).sum(1)
+                skip_probs[:, i, :i] = p
+                chosen_skips.append(bits)
+                inputs = (bits.unsqueeze(2) * torch.stack(anchors, 1)).sum(1) / (1 + bits.sum(1, keepdim=True))
+            else:
+                chosen_skips.append(torch.zeros(batch, 0, device=dev))
+                inputs = self.start.expand(batch, -1)
+            anchors.append(h)
+            anchors_w1.append(self.w1(h))
+        if archs is None:
+            ops = torch.stack(chosen_ops, 1).tolist()
+            skips = [s.long().tolist() for s in chosen_skips]
+            archs = [Architecture(tuple(self.ops[k] for k in ops[b]), tuple(tuple(skips[i][b]) for i in range(n)))
+                     for b in range(batch)]
+        pairs = n * (n - 1) // 2
+        skip_penalty = kl_sum / pairs if pairs else kl_sum
+        return Sample(archs, log_prob, entropy, skip_penalty, torch.stack(op_probs, 1), skip_probs)
+
+    def sample(self, batch: int = 1, generator: torch.Generator | None = None) -> Sample:
+        return self(batch, generator=generator)
+
+    def score(self, archs) -> Sample:
+        """Log-probabilities (and the rest) of the given architectures under the current policy."""
+        return self(archs=archs)
+
+    @torch.no_grad()
+    def policy(self, samples: int = 256, generator: torch.Generator | None = None) -> dict:
+        """The policy as marginals over `samples` draws: op probabilities per node, skip probabilities per pair."""
+        s = self(samples, generator=generator)
+        return {"ops": list(self.ops), "op_probs": s.op_probs.mean(0).tolist(),
+                "skip_probs": s.skip_probs.mean(0).tolist()}
+
+
+class RandomSampler(nn.Module):
+    """Uniform random search with the controller's interface: every architecture equally likely."""
+
+    trainable = False
+
+    def __init__(self, nodes: int = 6, ops=OPS, skip_prob: float = 0.5):
+        super().__init__()
+        self.nodes, self.ops, self.skip_prob = nodes, tuple(ops), skip_prob
+
+    def forward(self, batch: int = 1, archs=None, generator: torch.Generator | None = None) -> Sample:
+        n, k = self.nodes, len(self.ops)
+        if archs is None:
+            ops = torch.randint(0, k, (batch, n), generator=generator).tolist()
+            bits = torch.bernoulli(torch.full((batch, n, n), self.skip_prob), generator=generator).long().tolist()
+            archs = [Architecture(tuple(self.ops[o] for o in ops[b]), tuple(tuple(bits[b][i][:i]) for i in range(n)))
+                     for b in range(batch)]
+        for a in archs:
+            a.check_space(n, self.ops)
+        batch, pairs, q = len(archs), n * (n - 1) // 2, self.skip_prob
+        skip_ll = torch.tensor([a.skip_count * math.log(q) + (pairs - a.skip_count) * math.log(1 - q) for a in archs])
+        log_prob = -n * math.log(k) + skip_ll
+        entropy = torch.full((batch,), n * math.log(k) - pairs * (q * math.log(q) + (1 - q) * math.log(1 - q)))
+        skip_probs = torch.full((batch, n, n), q).tril(-1)
+        return Sample(archs, log_prob, entropy, torch.zeros(batch), torch.full((batch, n, k), 1 / k), skip_probs)
+
+    sample = Controller.sample
+    score = Controller.score
+    policy = Controller.policy
+
+
+class Reinforce:
+    """REINFORCE with a moving-average baseline, an entropy bonus and a skip penalty, optimised with Adam.
+
+    reward = accuracy + entropy_weight x entropy; baseline <- decay x baseline + (1 - decay) x reward
+    (starting at the first reward); loss = mean(-log p x (reward - baseline) + skip_weight x skip_penalty).
+    """
+
+    def __init__(self, controller, lr: float = 1e-4, entropy_weight: float = 1e-4, baseline_decay: float = 0.999,
+                 skip_weight: float = 0.8):
+        self.controller = controller
+        self.entropy_weight, self.baseline_decay, self.skip_weight = entropy_weight, baseline_decay, skip_weight
+        self.baseline = None
+        params = list(controller.parameters())
+        self.optimizer = torch.optim.Adam(params, lr=lr) if params else None
+
+    def step(self, sample: Sample, accuracy: torch.Tensor) -> dict:
+        """One update from B sampled architectures and their accuracies [B]; returns the step's metrics."""
+        reward = accuracy.float() + self.entropy_weight * sample.entropy.detach()
+        advantages = []
+        for r in reward.tolist():
+            self.baseline = r if self.baseline is None else self.baseline_decay * self.baseline + (1 - self.baseline_decay) * r
+            advantages.append(r - self.baseline)
+        advantage = torch.tensor(advantages, device=reward.device)
+        loss = (-sample.log_prob * advantage + self.skip_weight * sample.skip_penalty).mean()
+        if self.optimizer is not None and loss.requires_grad:
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+        return {"reward": reward.mean().item(), "accuracy": accuracy.float().mean().item(),
+                "baseline": self.baseline, "entropy": sample.entropy.mean().item(),
+                "skip_penalty": sample.skip_penalty.mean().item(), "skip_count": sample.skip_count.mean().item(),
+                "controller_loss": loss.item()}
+
+    def state_dict(self) -> dict:
+        return {"baseline": self.baseline, "optimizer": self.optimizer.state_dict() if self.optimizer else None}
+
+    def load_state_dict(self, d: dict):
+        self.baseline = d["baseline"]
+        if self.optimizer is not None:
+            self.optimizer.load_state_dict(d["optimizer"])

@@ -1,0 +1,466 @@
+"""The ENAS loop: train shared weights, train the controller, repeat; then derive the best child and train it.
+
+`Engine` runs the three phases of one run (`search`, `derive`, `train_final`) synchronously, reporting every
+step as an event (a dict with `kind`, `epoch`, `step` and metrics) to its run store and to any listeners.
+Another thread steers it through `Control` (pause, resume, stop), honoured between two training steps.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import threading
+import time
+from collections import Counter
+
+import torch
+import torch.nn.functional as F
+
+from .config import Config
+from .controller import Controller, RandomSampler, Reinforce
+from .data import load_dataset
+from .model import ChildNet, Supergraph
+from .pipeline import DeviceData
+from .space import Architecture
+from .store import RunStore, StoreError, save_atomic
+
+FORMAT = "enas-explorer"
+SEARCH_EVENTS = ("child_step", "controller_step", "sample", "policy", "epoch", "alert")
+EVAL_BATCH = 256
+
+
+class Stopped(Exception):
+    """The user asked the run to stop."""
+
+
+class Diverged(Exception):
+    """The loss became NaN or infinite."""
+
+
+class Control:
+    """Pause, resume and stop requests from other threads, honoured by the engine between steps."""
+
+    def __init__(self):
+        self._running = threading.Event()
+        self._running.set()
+        self.stop_requested = False
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    def pause(self):
+        self._running.clear()
+
+    def resume(self):
+        self._running.set()
+
+    def stop(self):
+        self.stop_requested = True
+        self._running.set()
+
+    def wait(self, on_pause=None, on_resume=None, heartbeat=None):
+        """Return at once when running; block while paused; raise Stopped when a stop was asked."""
+        if self.paused:
+            if on_pause:
+                on_pause()
+            while not self._running.wait(1.0):
+                if heartbeat:
+                    heartbeat()
+            if on_resume and not self.stop_requested:
+                on_resume()
+        if self.stop_requested:
+            raise Stopped()
+
+
+def cosine_lr(t: float, total: float, lr_max: float, lr_min: float, first_cycle: int = 0, mult: int = 2) -> float:
+    """Cosine learning rate at (fractional) epoch t; with first_cycle > 0, warm restarts of growing length."""
+    cycle = total if first_cycle == 0 else first_cycle
+    while first_cycle and t >= cycle:
+        t -= cycle
+        cycle *= mult
+    return lr_min + 0.5 * (lr_max - lr_min) * (1 + math.cos(math.pi * min(t / cycle, 1.0)))
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("field 'device': value 'cuda' is not available on this machine (no CUDA GPU); use cpu or auto")
+    return torch.device(name)
+
+
+@torch.inference_mode()
+def evaluate(forward, data: DeviceData, batch: int = EVAL_BATCH) -> float:
+    """Accuracy of `forward(x)` over a whole split."""
+    correct = torch.zeros((), device=data.device)
+    for x, y in data.batches(batch):
+        correct += (forward(x).argmax(1) == y).sum()
+    return correct.item() / max(len(data), 1)
+
+
+class Engine:
+    """One run: its data, supergraph, sampler and optimisers, and the phases search, derive and train_final."""
+
+    def __init__(self, config: Config, store: RunStore | None = None, listeners=(), control: Control | None = None,
+                 dataset=None):
+        self.config, self.store, self.listeners = config, store, list(listeners)
+        self.control = control or Control()
+        c = config
+        self.device = resolve_device(c.device)
+        self.dataset = dataset or load_dataset(c.dataset, data_dir=c.data_dir, image_size=c.image_size,
+                                               val_size=_count_or_fraction(c.val_size), train_subset=c.train_subset,
+                                               seed=c.seed)
+        for note in self.dataset.notes:
+            self.emit("alert", level="info", message=note)
+        d = self.dataset
+        cl = self.device.type == "cuda"
+        self.train_data = DeviceData(d.train, d.mean, d.std, self.device, augment=True, channels_last=cl)
+        self.val_data = DeviceData(d.val, d.mean, d.std, self.device, channels_last=cl)
+        self.test_data = DeviceData(d.test, d.mean, d.std, self.device, channels_last=cl) if d.test is not None else None
+        self.classes = len(d.classes)
+
+        torch.manual_seed(c.seed)
+        self.supergraph = Supergraph(c.nodes, c.channels, c.ops, self.classes).to(self.device)
+        if cl:
+            self.supergraph = self.supergraph.to(memory_format=torch.channels_last)
+        if c.controller == "enas":
+            self.sampler = Controller(c.nodes, c.ops, c.lstm_size, c.lstm_layers, c.temperature, c.tanh_constant,
+                                      c.skip_target)
+        else:
+            self.sampler = RandomSampler(c.nodes, c.ops)
+        self.reinforce = Reinforce(self.sampler, c.controller_lr, c.entropy_weight, c.baseline_decay, c.skip_weight)
+        self.child_opt = torch.optim.SGD(self.supergraph.parameters(), lr=c.child_lr, momentum=c.momentum,
+                                         nesterov=c.momentum > 0, weight_decay=c.weight_decay)
+        self.data_gen = torch.Generator().manual_seed(c.seed + 1)
+        self.ctrl_gen = torch.Generator().manual_seed(c.seed + 2)
+        self.epoch = 0   # completed search epochs
+        self.step = 0    # child training steps so far
+        self.ctrl_step = 0
+        self.log_every = 1 if self.device.type == "cpu" else 20  # steps between host syncs
+        self.amp_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[c.precision]
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=c.precision == "fp16")
+
+    # --- running phases ---------------------------------------------------------------------------
+    def run(self, phases=("search",)) -> str:
+        """Run phases (search, derive, final, or callables) in order; returns finished or stopped, marks failures."""
+        try:
+            for phase in phases:
+                phase = phase if callable(phase) else {"search": self.search, "derive": self.derive,
+                                                       "final": self.train_final}[phase]
+                phase()
+            return "finished"
+        except Stopped:
+            self.set_status("stopped", "stopped by the user; it can be resumed")
+            return "stopped"
+        except KeyboardInterrupt:
+            self.set_status("stopped", "interrupted (Ctrl-C); it can be resumed")
+            raise
+        except BaseException as e:
+            if self.store is not None:
+                self.store.fail(e)
+            self.emit("status", status="failed", message=f"{type(e).__name__}: {e}")
+            raise
+        finally:
+            if self.store is not None:
+                self.store.commit()
+
+    # --- reporting -------------------------------------------------------------------------------
+    def emit(self, kind: str, epoch: int | None = None, step: int | None = None, **data):
+        event = {"kind": kind, "epoch": epoch, "step": step, "t": time.time(), **data}
+        if self.store is not None:
+            self.store.log(kind, data, epoch, step)
+        for listener in self.listeners:
+            listener(event)
+
+    def set_status(self, status: str, message: str = "", **extra):
+        if self.store is not None:
+            self.store.set_status(status, message, **extra)
+        self.emit("status", status=status, message=message, **extra)
+
+    def _wait(self):
+        hb = self.store.commit if self.store is not None else None
+        self.control.wait(on_pause=lambda: self.set_status("paused", "paused by the user"),
+                          on_resume=lambda: self.set_status("running"), heartbeat=hb)
+
+    def autocast(self):
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    # --- state -----------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {"format": FORMAT, "kind": "checkpoint", "config": self.config.to_dict(), "epoch": self.epoch,
+                "step": self.step, "ctrl_step": self.ctrl_step, "supergraph": self.supergraph.state_dict(),
+                "child_opt": self.child_opt.state_dict(), "sampler": self.sampler.state_dict(),
+                "reinforce": self.reinforce.state_dict(), "scaler": self.scaler.state_dict(),
+                "data_gen": self.data_gen.get_state(), "ctrl_gen": self.ctrl_gen.get_state()}
+
+    def load_state_dict(self, s: dict):
+        self.epoch, self.step, self.ctrl_step = s["epoch"], s["step"], s["ctrl_step"]
+        self.supergraph.load_state_dict(s["supergraph"])
+        self.child_opt.load_state_dict(s["child_opt"])
+        self.sampler.load_state_dict(s["sampler"])
+        self.reinforce.load_state_dict(s["reinforce"])
+        self.scaler.load_state_dict(s["scaler"])
+        self.data_gen.set_state(s["data_gen"])
+        self.ctrl_gen.set_state(s["ctrl_gen"])
+
+    def restore(self) -> int:
+        """Load the newest checkpoint of the store and drop the search events written after it; returns its epoch."""
+        state = self.store.load_checkpoint() if self.store is not None else None
+        if state is not None:
+            self.load_state_dict(state)
+        if self.store is not None:
+            self.store.delete_events(SEARCH_EVENTS, self.epoch)
+        return self.epoch
+
+    def save_checkpoint(self):
+        """Checkpoint after an epoch; a failed write keeps the previous one, pauses, and retries on resume."""
+        if self.store is None:
+            return
+        while True:
+            try:
+                self.store.commit()
+                self.store.save_checkpoint(self.state_dict(), self.epoch, self.config.keep_checkpoints)
+                return
+            except OSError as e:
+                msg = f"could not write the checkpoint of epoch {self.epoch}: {e}. Paused; resume to try again."
+                self.emit("alert", self.epoch, self.step, level="error", message=msg)
+                self.control.pause()
+                self.set_status("paused", msg)
+                self.control.wait(heartbeat=self.store.commit, on_resume=lambda: self.set_status("running"))
+
+    # --- search ----------------------------------------------------------------------------------
+    def search(self):
+        """Train shared weights and controller for the configured epochs, resuming from the newest checkpoint."""
+        if self.store is not None:
+            self.store.set_meta(phase="search")
+        self.restore()
+        self.set_status("running")
+        while self.epoch < self.config.epochs:
+            try:
+                self._wait()
+                self.search_epoch()
+            except Diverged as e:
+                restart = self.restore() if self.store is not None else None
+                msg = (f"{e}. Paused: resume to restart from the last checkpoint (epoch {restart})"
+                       if restart is not None else f"{e}. Stopped (no run store to restart from).")
+                self.emit("alert", self.epoch, self.step, level="error", message=msg)
+                if self.store is None:
+                    raise
+                self.control.pause()
+                self.set_status("paused", msg)
+                self._wait()
+        self.set_status("finished", f"search finished after {self.epoch} epochs")
+
+    def search_epoch(self):
+        c, e = self.config, self.epoch
+        start = time.perf_counter()
+        train_loss, train_acc, images = self.train_children(e)
+        val_acc = self.train_controller(e)
+        policy_gen = torch.Generator().manual_seed(c.seed * 1_000_003 + e)
+        self.emit("policy", e, self.step, **self.sampler.policy(256, generator=policy_gen))
+        seconds = time.perf_counter() - start
+        self.epoch = e + 1
+        self.emit("epoch", e, self.step, train_loss=train_loss, train_acc=train_acc, val_acc=val_acc,
+                  seconds=seconds, images_per_s=images / seconds, epochs=c.epochs)
+        self.save_checkpoint()
+
+    def train_children(self, epoch: int):
+        """One epoch of shared-weight training; returns mean loss, accuracy and the number of images."""
+        c, sg = self.config, self.supergraph
+        sg.train()
+        lr_steps = self._steps_per_epoch()
+        sums = torch.zeros(2, device=self.device)   # loss and accuracy since the last sync
+        totals = torch.zeros(2, device=self.device)
+        pending, images, tick = 0, 0, time.perf_counter()
+        arch = None
+        for i, (x, y) in enumerate(self.train_data.epoch(c.batch_size, self.data_gen)):
+            if i >= lr_steps:
+                break
+            self._wait()
+            if arch is None or c.sampling == "per-batch":
+                with torch.no_grad():
+                    arch = self.sampler.sample(1, generator=self.ctrl_gen).archs[0]
+            lr = cosine_lr(epoch + i / lr_steps, c.epochs, c.child_lr, c.child_lr_min, c.lr_restart_epochs,
+                           c.lr_restart_mult)
+            for g in self.child_opt.param_groups:
+                g["lr"] = lr
+            loss, acc = self.child_step(x, y, arch)
+            sums += torch.stack((loss, acc))
+            pending += 1
+            images += len(y)
+            self.step += 1
+            if pending == self.log_every or i == lr_steps - 1:
+                loss_v, acc_v = (sums / pending).tolist()
+                if not math.isfinite(loss_v):
+                    raise Diverged(f"non-finite loss ({loss_v}) at step {self.step} (epoch {epoch})")
+                now = time.perf_counter()
+                self.emit("child_step", epoch, self.step, loss=loss_v, acc=acc_v, lr=lr, arch=str(arch),
+                          images_per_s=pending * len(y) / max(now - tick, 1e-9), progress=(i + 1) / lr_steps)
+                totals += sums
+                sums.zero_()
+                pending, tick = 0, now
+        steps = max(min(lr_steps, i + 1), 1)
+        loss_mean, acc_mean = (totals / steps).tolist()
+        return loss_mean, acc_mean, images
+
+    def _steps_per_epoch(self) -> int:
+        full = len(self.train_data) // self.config.batch_size
+        if full == 0:
+            raise ValueError(f"the training split has {len(self.train_data)} images, fewer than one batch "
+                             f"(batch_size {self.config.batch_size})")
+        return min(full, self.config.steps_per_epoch) if self.config.steps_per_epoch else full
+
+    def child_step(self, x, y, arch: Architecture):
+        """Forward, backward and SGD step of one child on the shared weights; returns loss and accuracy tensors."""
+        with self.autocast():
+            logits = self.supergraph(x, arch)
+            loss = F.cross_entropy(logits, y)
+        self.child_opt.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if self.config.grad_clip:
+            self.scaler.unscale_(self.child_opt)
+            torch.nn.utils.clip_grad_norm_([p for p in self.supergraph.parameters() if p.grad is not None],
+                                           self.config.grad_clip)
+        self.scaler.step(self.child_opt)
+        self.scaler.update()
+        return loss.detach().float(), (logits.detach().argmax(1) == y).float().mean()
+
+    def rewards(self, archs) -> torch.Tensor:
+        """Accuracy of each architecture on its own random validation minibatch (shared weights)."""
+        accs = []
+        with torch.inference_mode(), self.autocast():
+            for arch in archs:
+                x, y = self.val_data.random_batch(self.config.batch_size, self.data_gen)
+                accs.append((self.supergraph(x, arch).argmax(1) == y).float().mean())
+        return torch.stack(accs).float().cpu()
+
+    def train_controller(self, epoch: int) -> float:
+        """The controller's steps of one epoch; returns the mean validation-minibatch accuracy of its samples."""
+        c = self.config
+        accs = []
+        for _ in range(c.controller_steps):
+            self._wait()
+            sample = self.sampler.sample(c.controller_children, generator=self.ctrl_gen)
+            acc = self.rewards(sample.archs)
+            metrics = self.reinforce.step(sample, acc)
+            self.ctrl_step += 1
+            self.emit("controller_step", epoch, self.step, ctrl_step=self.ctrl_step, **metrics)
+            ent = sample.entropy.detach()
+            for arch, a, h in zip(sample.archs, acc.tolist(), ent.tolist()):
+                self.emit("sample", epoch, self.step, ctrl_step=self.ctrl_step, arch=str(arch), accuracy=a,
+                          reward=a + c.entropy_weight * h)
+            accs.append(acc.mean().item())
+        return sum(accs) / len(accs) if accs else float("nan")
+
+    # --- derive ----------------------------------------------------------------------------------
+    def derive(self, samples: int | None = None) -> list:
+        """Sample children from the trained sampler, score each on the whole validation split, rank them."""
+        m = samples or self.config.derive_samples
+        self.restore_for_use()
+        if self.store is not None:
+            self.store.set_meta(phase="derive")
+        self.set_status("running", f"deriving: scoring {m} sampled children on the validation split")
+        with torch.no_grad():
+            archs = self.sampler.sample(m, generator=torch.Generator().manual_seed(self.config.seed + 3)).archs
+        counts = Counter(archs)
+        ranking = []
+        self.supergraph.eval()
+        for k, arch in enumerate(counts):
+            self._wait()
+            with self.autocast():
+                acc = evaluate(lambda x, a=arch: self.supergraph(x, a), self.val_data)
+            ranking.append({"arch": str(arch), "val_acc": acc, "count": counts[arch]})
+            self.emit("derive_child", self.epoch, k, arch=str(arch), val_acc=acc, count=counts[arch],
+                      progress=(k + 1) / len(counts))
+        ranking.sort(key=lambda r: -r["val_acc"])
+        best = Architecture.parse(ranking[0]["arch"])
+        self.emit("derive_result", self.epoch, None, ranking=ranking, best=str(best))
+        if self.store is not None:
+            self.store.write_text("best.json", best.to_json() + "\n")
+            self.store.write_text("best.txt", str(best) + "\n")
+            self.store.set_meta(best=str(best), best_val_acc=ranking[0]["val_acc"])
+        self.set_status("finished", f"derived {best} (validation accuracy {ranking[0]['val_acc']:.4f})")
+        return ranking
+
+    def restore_for_use(self):
+        """Before derive or final training: load the search's newest checkpoint, if a store holds one."""
+        if self.store is not None and self.epoch == 0:
+            state = self.store.load_checkpoint()
+            if state is not None:
+                self.load_state_dict(state)
+
+    # --- final training --------------------------------------------------------------------------
+    def train_final(self, arch: Architecture | None = None, mode: str | None = None, epochs: int | None = None) -> dict:
+        """Fine-tune (from shared weights) or retrain (from scratch) one child; report validation and test accuracy."""
+        c = self.config
+        mode, epochs = mode or c.final_mode, epochs if epochs is not None else c.final_epochs
+        if arch is None:
+            best = self.store.meta().get("best") if self.store is not None else None
+            if best is None:
+                raise StoreError("no derived architecture yet: run derive first, or give an architecture")
+            arch = Architecture.parse(best)
+        arch.check_space(c.nodes, c.ops)
+        if self.store is not None:
+            self.store.set_meta(phase="final")
+        self.set_status("running", f"final training ({mode}) of {arch}")
+        if mode == "finetune":
+            self.restore_for_use()
+            net = ChildNet.from_supergraph(self.supergraph, arch)
+        else:
+            torch.manual_seed(c.seed + 4)
+            net = ChildNet(arch, c.channels, self.classes).to(self.device)
+        if self.device.type == "cuda":
+            net = net.to(memory_format=torch.channels_last)
+        opt = torch.optim.SGD(net.parameters(), lr=c.final_lr, momentum=c.momentum, nesterov=c.momentum > 0,
+                              weight_decay=c.weight_decay)
+        gen = torch.Generator().manual_seed(c.seed + 5)
+        steps = self._steps_per_epoch()
+        step = 0
+        val_acc = float("nan")
+        for e in range(epochs):
+            net.train()
+            for i, (x, y) in enumerate(self.train_data.epoch(c.batch_size, gen)):
+                if i >= steps:
+                    break
+                self._wait()
+                for g in opt.param_groups:
+                    g["lr"] = cosine_lr(e + i / steps, epochs, c.final_lr, 0.0)
+                with self.autocast():
+                    logits = net(x)
+                    loss = F.cross_entropy(logits, y)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                step += 1
+                if step % self.log_every == 0:
+                    loss_v = loss.item()
+                    if not math.isfinite(loss_v):
+                        raise Diverged(f"non-finite loss ({loss_v}) at final-training step {step} (epoch {e})")
+                    self.emit("final_step", e, step, loss=loss_v, acc=(logits.argmax(1) == y).float().mean().item(),
+                              progress=(i + 1) / steps)
+            net.eval()
+            with self.autocast():
+                val_acc = evaluate(net, self.val_data)
+            self.emit("final_epoch", e, step, val_acc=val_acc, epochs=epochs)
+        with self.autocast():
+            test_acc = evaluate(net, self.test_data) if self.test_data is not None else None
+        result = {"arch": str(arch), "mode": mode, "epochs": epochs, "val_acc": val_acc, "test_acc": test_acc,
+                  "params": arch.param_count(c.channels, self.classes),
+                  "flops": arch.flops(c.channels, c.image_size, self.classes)}
+        self.emit("final_result", epochs, step, **result)
+        if self.store is not None:
+            save_atomic({"format": FORMAT, "kind": "child", "arch": arch.to_dict(), "channels": c.channels,
+                         "classes": self.dataset.classes, "mean": list(self.dataset.mean),
+                         "std": list(self.dataset.std), "state_dict": net.state_dict()}, self.store.path / "final.pt")
+            self.store.write_text("final.json", json.dumps(result, indent=1) + "\n")
+            self.store.set_meta(result=result)
+        self.set_status("finished", f"final: validation {val_acc:.4f}, test "
+                        + (f"{test_acc:.4f}" if test_acc is not None else "n/a"))
+        return result
+
+
+def _count_or_fraction(v):
+    return None if v is None else (v if v < 1 else int(v))
