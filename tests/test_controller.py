@@ -1,0 +1,150 @@
+"""The LSTM controller and REINFORCE: log-probabilities, skip attention, skip penalty, and that learning works."""
+import math
+
+import pytest
+import torch
+
+from enas.controller import Controller, RandomSampler, Reinforce, bernoulli_kl
+from enas.space import Architecture
+
+
+def make(nodes=4, **kw):
+    torch.manual_seed(0)
+    return Controller(nodes, lstm_size=16, lstm_layers=2, **kw)
+
+
+def test_sampled_log_prob_equals_teacher_forced_score():
+    c = make(6)
+    g = torch.Generator().manual_seed(1)
+    s = c.sample(16, generator=g)
+    scored = c.score(s.archs)
+    torch.testing.assert_close(s.log_prob, scored.log_prob)
+    torch.testing.assert_close(s.entropy, scored.entropy)
+    torch.testing.assert_close(s.skip_penalty, scored.skip_penalty)
+
+
+def test_log_prob_by_hand_from_the_reported_probabilities():
+    c = make(3)
+    s = c.sample(5, generator=torch.Generator().manual_seed(2))
+    for b, arch in enumerate(s.archs):
+        lp = sum(math.log(s.op_probs[b, i, c.ops.index(op)].item()) for i, op in enumerate(arch.ops))
+        for i in range(arch.nodes):
+            for j, bit in enumerate(arch.skips[i]):
+                p = s.skip_probs[b, i, j].item()
+                lp += math.log(p if bit else 1 - p)
+        assert s.log_prob[b].item() == pytest.approx(lp, abs=1e-4)
+
+
+def test_skip_probabilities_are_attention_in_open_interval():
+    s = make(6).sample(32)
+    p = s.skip_probs
+    lower = torch.tril(torch.ones(6, 6, dtype=torch.bool), -1)
+    assert ((p[:, lower] > 0) & (p[:, lower] < 1)).all()
+    assert (p[:, ~lower] == 0).all()
+
+
+def test_skip_attention_formula():
+    c = make(2)
+    s = c.sample(1)
+    # recompute sigmoid(v^T tanh(W1 h_0 + W2 h_1)) from the LSTM run by hand
+    x = c.start
+    out, st = c.lstm(x.unsqueeze(0))
+    op0 = c.ops.index(s.archs[0].ops[0])
+    out, st = c.lstm(c.op_embedding(torch.tensor([op0])).unsqueeze(0), st)
+    h0 = out[0]
+    out, st = c.lstm(c.start.unsqueeze(0), st)
+    op1 = c.ops.index(s.archs[0].ops[1])
+    out, st = c.lstm(c.op_embedding(torch.tensor([op1])).unsqueeze(0), st)
+    h1 = out[0]
+    expected = torch.sigmoid(c.v(torch.tanh(c.w1(h0) + c.w2(h1))))
+    assert s.skip_probs[0, 1, 0].item() == pytest.approx(expected.item(), abs=1e-6)
+
+
+def test_skip_penalty_zero_at_target_and_positive_elsewhere():
+    assert bernoulli_kl(torch.tensor([0.4]), 0.4).item() == pytest.approx(0.0, abs=1e-7)
+    assert bernoulli_kl(torch.tensor([0.9]), 0.4).item() == pytest.approx(
+        0.9 * math.log(0.9 / 0.4) + 0.1 * math.log(0.1 / 0.6), rel=1e-5)
+    c = make(4, skip_target=0.4)
+    with torch.no_grad():  # v = 0 makes every skip probability sigmoid(0) = 0.5
+        c.v.weight.zero_()
+    s = c.sample(3)
+    assert torch.allclose(s.skip_probs[:, 1, 0], torch.tensor(0.5))
+    assert s.skip_penalty[0].item() == pytest.approx(bernoulli_kl(torch.tensor(0.5), 0.4).item(), rel=1e-5)
+    c.skip_target = 0.5
+    assert c.sample(3).skip_penalty.abs().max().item() < 1e-6
+
+
+def test_temperature_and_tanh_constant_bound_op_logits():
+    c = make(3, temperature=5.0, tanh_constant=1.5)
+    with torch.no_grad():
+        c.op_head.weight.mul_(1000)
+    p = c.sample(8).op_probs
+    # logits within [-1.5, 1.5] bound the probability ratio by e^3
+    assert (p.max(-1).values / p.min(-1).values).max().item() <= math.exp(3.0) + 1e-3
+
+
+def test_positive_advantage_raises_probability_of_the_sample():
+    c = make(4)
+    r = Reinforce(c, lr=1e-2, entropy_weight=0.0, skip_weight=0.0)
+    s = c.sample(1, generator=torch.Generator().manual_seed(3))
+    before = c.score(s.archs).log_prob.item()
+    r.baseline = 0.2  # reward 0.9 > baseline: positive advantage
+    r.step(s, torch.tensor([0.9]))
+    assert c.score(s.archs).log_prob.item() > before
+    s2 = c.sample(1, generator=torch.Generator().manual_seed(4))
+    before = c.score(s2.archs).log_prob.item()
+    r.baseline = 0.95  # negative advantage lowers it
+    r.step(c.score(s2.archs), torch.tensor([0.1]))
+    assert c.score(s2.archs).log_prob.item() < before
+
+
+def test_baseline_is_a_moving_average():
+    c = make(2)
+    r = Reinforce(c, baseline_decay=0.9, entropy_weight=0.0)
+    s = c.sample(3)
+    m = r.step(s, torch.tensor([1.0, 0.0, 0.5]))
+    # starts at the first reward, then b <- 0.9 b + 0.1 r
+    b = 1.0
+    b = 0.9 * b + 0.1 * 0.0
+    b = 0.9 * b + 0.1 * 0.5
+    assert m["baseline"] == pytest.approx(b)
+    assert m["reward"] == pytest.approx(0.5)
+
+
+def test_controller_learns_a_preferred_architecture():
+    """Reward 1 per node with conv3x3 and per absent skip: the policy should concentrate on it."""
+    torch.manual_seed(0)
+    c = Controller(3, lstm_size=32, lstm_layers=1, temperature=0, tanh_constant=2.5)
+    r = Reinforce(c, lr=5e-3, entropy_weight=0.0, baseline_decay=0.9, skip_weight=0.0)
+    g = torch.Generator().manual_seed(0)
+    target = Architecture.parse("c3 c3:0 c3:00")
+
+    def reward(a):
+        return (sum(op == "conv3x3" for op in a.ops) + sum(1 - b for row in a.skips for b in row)) / 6
+
+    for _ in range(60):  # 60 steps x 10 samples = 600 samples
+        s = c.sample(10, generator=g)
+        r.step(s, torch.tensor([reward(a) for a in s.archs]))
+    p = c.score([target]).log_prob.exp().item()
+    assert p > 0.5, p
+    pol = c.policy(256, generator=g)
+    assert min(row[c.ops.index("conv3x3")] for row in pol["op_probs"]) > 0.8
+
+
+def test_random_sampler_has_the_same_interface_and_uniform_probabilities():
+    r = RandomSampler(3)
+    s = r.sample(4000, generator=torch.Generator().manual_seed(0))
+    expected = -3 * math.log(5) - 3 * math.log(2)
+    torch.testing.assert_close(s.log_prob, torch.full((4000,), expected, dtype=s.log_prob.dtype))
+    ops = [op for a in s.archs for op in a.ops]
+    assert all(abs(ops.count(o) / len(ops) - 0.2) < 0.02 for o in r.ops)
+    assert abs(sum(a.skip_count for a in s.archs) / (3 * 4000) - 0.5) < 0.02
+    torch.testing.assert_close(r.score(s.archs[:5]).log_prob, s.log_prob[:5])
+    assert Reinforce(r).step(s, torch.ones(4000))["controller_loss"] == pytest.approx(0.0)
+
+
+def test_sampling_is_reproducible_with_a_generator():
+    c = make(6)
+    a = c.sample(8, generator=torch.Generator().manual_seed(5)).archs
+    b = c.sample(8, generator=torch.Generator().manual_seed(5)).archs
+    assert a == b

@@ -1,0 +1,80 @@
+"""The shared-weight supergraph and standalone children."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from enas.controller import RandomSampler
+from enas.model import ChildNet, Supergraph
+from enas.space import OPS, Architecture
+
+
+def random_archs(n, nodes=4, seed=0, ops=OPS):
+    return RandomSampler(nodes, ops).sample(n, generator=torch.Generator().manual_seed(seed)).archs
+
+
+def test_output_shapes_for_random_architectures():
+    torch.manual_seed(0)
+    sg = Supergraph(4, 8, classes=7)
+    x = torch.randn(5, 3, 32, 32)
+    for arch in random_archs(10):
+        assert sg(x, arch).shape == (5, 7)
+
+
+def test_unsampled_ops_get_no_gradient_and_no_work():
+    torch.manual_seed(0)
+    sg = Supergraph(3, 8)
+    arch = Architecture.parse("c3 mp:1 c5:01")
+    calls = []
+    for i, convs in enumerate(sg.convs):
+        for op, conv in convs.items():
+            conv.register_forward_hook(lambda m, inp, out, key=(i, op): calls.append(key))
+    F.cross_entropy(sg(torch.randn(4, 3, 32, 32), arch), torch.arange(4)).backward()
+    assert calls == [(0, "conv3x3"), (2, "conv5x5")]
+    for i, convs in enumerate(sg.convs):
+        for op, conv in convs.items():
+            used = (i, op) in calls
+            assert (conv.weight.grad is not None) == used, (i, op)
+            if used:
+                assert conv.weight.grad.abs().sum() > 0
+
+
+def test_parameters_only_for_the_spaces_conv_ops():
+    sg = Supergraph(2, 8, ops=("conv3x3", "maxpool3x3", "avgpool3x3"))
+    assert [list(d.keys()) for d in sg.convs] == [["conv3x3"], ["conv3x3"]]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_standalone_child_matches_the_supergraph(seed):
+    torch.manual_seed(seed)
+    sg = Supergraph(5, 8)
+    # train the shared weights a little so that BN affine weights are not at their initial values
+    opt = torch.optim.SGD(sg.parameters(), lr=0.1)
+    for arch in random_archs(3, 5, seed):
+        opt.zero_grad()
+        F.cross_entropy(sg(torch.randn(8, 3, 32, 32), arch), torch.arange(8)).backward()
+        opt.step()
+    arch = random_archs(1, 5, seed + 10)[0]
+    child = ChildNet.from_supergraph(sg, arch)
+    x = torch.randn(6, 3, 32, 32)
+    torch.testing.assert_close(child(x), sg(x, arch))  # both normalise with batch statistics in training mode
+    assert sum(p.numel() for p in child.parameters()) == arch.param_count(8)
+
+
+def test_fresh_child_differs_and_trains():
+    arch = Architecture.parse("c3 c1:1")
+    torch.manual_seed(0)
+    net = ChildNet(arch, 8)
+    x, y = torch.randn(16, 3, 32, 32), torch.randint(0, 10, (16,))
+    opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
+    first = F.cross_entropy(net(x), y).item()
+    for _ in range(20):
+        opt.zero_grad()
+        F.cross_entropy(net(x), y).backward()
+        opt.step()
+    assert F.cross_entropy(net(x), y).item() < first * 0.5
+
+
+def test_inheriting_refuses_an_architecture_outside_the_space():
+    sg = Supergraph(2, 8, ops=("conv3x3", "maxpool3x3"))
+    with pytest.raises(ValueError, match="not in this search space"):
+        ChildNet.from_supergraph(sg, Architecture.parse("c5 mp:1"))
