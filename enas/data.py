@@ -28,6 +28,7 @@ names the file or folder and says what is allowed.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import os
@@ -305,10 +306,18 @@ def _finish(name, classes, train, val, test, train_subset, seed, notes) -> Datas
 # shapes
 
 
-def _load_shapes(name, pool, image_size, val_size, test_size, train_subset, seed) -> Dataset:
-    from .shapes import SHAPES_CLASSES, make_shapes
+@functools.lru_cache(maxsize=2)
+def _shapes_pool(pool: int, image_size: int):
+    """The generated pool, kept for the process (read only: splits are copies made by indexing)."""
+    from .shapes import make_shapes
 
-    images, labels = make_shapes(pool, seed=SHAPES_SEED, image_size=image_size)
+    return make_shapes(pool, seed=SHAPES_SEED, image_size=image_size)
+
+
+def _load_shapes(name, pool, image_size, val_size, test_size, train_subset, seed) -> Dataset:
+    from .shapes import SHAPES_CLASSES
+
+    images, labels = _shapes_pool(pool, image_size)
     n_val = _resolve_size("val_size", val_size, round(pool / 7), pool)
     n_test = _resolve_size("test_size", test_size, round(pool / 7), pool)
     tr, va, te = _carve(labels, n_val, n_test, seed, SHAPES_CLASSES, f"dataset {name!r}")
@@ -597,7 +606,9 @@ def _decode_one(path: str, size: int):
     data, why = _read(path)
     if data is None:
         return None, why
-    t = _decode_jpegs([data], size)[0] if _is_jpeg(data) else None
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_TV_DEPRECATION, category=DeprecationWarning)
+        t = _decode_jpegs([data], size)[0] if _is_jpeg(data) else None
     return (t, None) if t is not None else _decode_pil(data, size)
 
 
@@ -623,14 +634,14 @@ def _decode_jpegs(datas: list, size: int) -> list:
     return [o if o is not None and o.shape == (3, size, size) else None for o in out]
 
 
+_TV_DEPRECATION = "The image decoding and encoding capabilities of TorchVision"
 try:
     from torchvision.io import ImageReadMode as _IRM
     from torchvision.io import decode_jpeg as _tv_decode
 
     _tv_rgb = _IRM.RGB
     # torchvision 0.29 deprecates its decoders (each call warns); PIL takes over when they are removed
-    warnings.filterwarnings("ignore", message="The image decoding and encoding capabilities of TorchVision",
-                            category=DeprecationWarning)
+    warnings.filterwarnings("ignore", message=_TV_DEPRECATION, category=DeprecationWarning)
 except Exception:  # noqa: BLE001 - torchvision.io is optional; PIL decodes everything
     _tv_decode = None
     _tv_rgb = None
@@ -682,6 +693,16 @@ def _decode_all(root: str, rels: list, size: int, progress: bool, workers: int |
         except ImportError:
             bar = None
     fails = []
+    with warnings.catch_warnings():  # entered here, in the calling thread: the workers see the filter
+        warnings.filterwarnings("ignore", message=_TV_DEPRECATION, category=DeprecationWarning)
+        _run_chunks(work, starts, workers, n, chunk, bar, fails)
+    if bar is not None:
+        bar.close()
+    failed = {rels[i]: why for i, why in sorted(fails)}
+    return out, ok, failed
+
+
+def _run_chunks(work, starts, workers, n, chunk, bar, fails):
     if workers > 1 and n > 4 * chunk:
         with ThreadPoolExecutor(workers) as ex:
             for s, r in zip(starts, ex.map(work, starts)):
@@ -693,10 +714,6 @@ def _decode_all(root: str, rels: list, size: int, progress: bool, workers: int |
             fails += work(s)
             if bar is not None:
                 bar.update(min(chunk, n - s))
-    if bar is not None:
-        bar.close()
-    failed = {rels[i]: why for i, why in sorted(fails)}
-    return out, ok, failed
 
 
 def _save_cache(path: str, obj: dict, notes: list):
