@@ -1,0 +1,95 @@
+"""Plotly figures of a run: training curves (several runs overlaid), sampled rewards, policy heatmaps."""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+from enas.draw import OP_COLORS
+
+RUN_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
+DASHES = ("solid", "dash", "dot")
+
+# title, x axis, [(series, line name)]
+SEARCH_CHARTS = (
+    ("Child training loss", "child step", [("child.loss", "loss")]),
+    ("Child training accuracy", "child step", [("child.acc", "accuracy")]),
+    ("Controller reward and baseline", "controller step", [("controller.reward", "reward"),
+                                                           ("controller.baseline", "baseline")]),
+    ("Controller entropy", "controller step", [("controller.entropy", "entropy")]),
+    ("Controller loss", "controller step", [("controller.controller_loss", "loss")]),
+    ("Validation accuracy of sampled children", "epoch", [("epoch.val_acc", "validation"),
+                                                         ("epoch.train_acc", "training")]),
+)
+FINAL_CHARTS = (
+    ("Final training loss", "step", [("final.loss", "loss")]),
+    ("Final training: accuracy", "step / epoch", [("final.acc", "training (batch)"), ("final.val_acc", "validation")]),
+)
+
+
+def _layout(fig: go.Figure, title: str, xtitle: str, height: int = 260) -> go.Figure:
+    fig.update_layout(title=dict(text=title, font=dict(size=14)), height=height, margin=dict(l=10, r=10, t=40, b=10),
+                      xaxis_title=xtitle, legend=dict(orientation="h", y=-0.25), uirevision="keep",
+                      hovermode="x unified")
+    return fig
+
+
+def curves(title: str, xtitle: str, lines, runs) -> go.Figure:
+    """One chart: each (series, name) line of each run; runs are (label, {series: (xs, ys)}), one colour each."""
+    fig = go.Figure()
+    for r, (label, series) in enumerate(runs):
+        for k, (name, line) in enumerate(lines):
+            xs, ys = series.get(name, ([], []))
+            fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers" if len(xs) < 30 else "lines",
+                                     name=f"{line} · {label}" if len(runs) > 1 else line,
+                                     line=dict(color=RUN_COLORS[r % len(RUN_COLORS)], dash=DASHES[k % len(DASHES)])))
+    return _layout(fig, title, xtitle)
+
+
+def reward_scatter(history: list, selected: int | None) -> go.Figure:
+    """Every sampled architecture's reward by sample number; a point's customdata is its sample number."""
+    fig = go.Figure(go.Scatter(
+        x=[h["n"] for h in history], y=[h["reward"] for h in history], mode="markers", name="sample",
+        customdata=[h["n"] for h in history], text=[h["arch"] for h in history],
+        marker=dict(size=7, color=[h["epoch"] or 0 for h in history], colorscale="Viridis", showscale=True,
+                    colorbar=dict(title="epoch", thickness=10)),
+        hovertemplate="sample %{customdata}<br>%{text}<br>reward %{y:.3f}<extra></extra>"))
+    chosen = [h for h in history if h["n"] == selected]
+    if chosen:
+        fig.add_trace(go.Scatter(x=[chosen[0]["n"]], y=[chosen[0]["reward"]], mode="markers", name="selected",
+                                 hoverinfo="skip", marker=dict(size=16, symbol="circle-open", color="#e31a1c",
+                                                               line=dict(width=3))))
+    fig = _layout(fig, "Reward of every sampled architecture (click a point)", "sample", height=300)
+    fig.update_layout(hovermode="closest", showlegend=False, clickmode="event+select")
+    return fig
+
+
+def op_heatmap(policy: dict) -> go.Figure:
+    """Op probabilities: one row per node, one column per op."""
+    probs = policy["op_probs"]
+    fig = go.Figure(go.Heatmap(z=probs, x=policy["ops"], y=[f"node {i}" for i in range(len(probs))],
+                               zmin=0, zmax=1, colorscale="Blues", text=[[f"{p:.2f}" for p in row] for row in probs],
+                               texttemplate="%{text}", hovertemplate="%{y}: %{x} %{z:.3f}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(tickfont=dict(color="#444"))
+    return _layout(fig, "Op probabilities per node", "op", height=240 + 14 * len(probs))
+
+
+def skip_heatmap(policy: dict) -> go.Figure:
+    """Skip probabilities: row i, column j is P(node i adds node j's output); only j < i exists."""
+    probs = policy["skip_probs"]
+    n = len(probs)
+    z = [[probs[i][j] if j < i else None for j in range(n)] for i in range(n)]
+    fig = go.Figure(go.Heatmap(z=z, x=[f"from {j}" for j in range(n)], y=[f"node {i}" for i in range(n)],
+                               zmin=0, zmax=1, colorscale="Purples",
+                               text=[[f"{v:.2f}" if v is not None else "" for v in row] for row in z],
+                               texttemplate="%{text}", hovertemplate="%{y} %{x}: %{z:.3f}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed")
+    return _layout(fig, "Skip probabilities", "skip from node", height=240 + 14 * n)
+
+
+def derive_scatter(xs, ys, best_acc=None) -> go.Figure:
+    """Validation accuracy of each child scored by derive."""
+    fig = go.Figure(go.Scatter(x=xs, y=ys, mode="markers", marker=dict(color=OP_COLORS["conv3x3"], size=8),
+                               name="child"))
+    if best_acc is not None:
+        fig.add_hline(y=best_acc, line_dash="dash", line_color="#e31a1c", annotation_text="best")
+    return _layout(fig, "Derive: validation accuracy of each sampled child", "child", height=260)

@@ -1,0 +1,53 @@
+"""ENAS explorer: `streamlit run app/main.py`. Start, steer and watch searches of the `enas` library."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `streamlit run app/main.py` puts only app/ on the path
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from app import sidebar, teach, views  # noqa: E402
+from app.registry import get_registry, run_label  # noqa: E402
+from enas.store import list_runs, runs_dir_default  # noqa: E402
+
+
+def main():
+    st.set_page_config(page_title="ENAS explorer", page_icon=":material/hub:", layout="wide")
+    registry = get_registry(str(runs_dir_default().resolve()))
+    sidebar.render(registry)
+    st.title("ENAS explorer")
+    runs = list_runs(registry.runs_dir)
+    info = {r["name"]: r for r in runs}
+    names = list(dict.fromkeys(registry.active() + [r["name"] for r in runs]))
+    if not names:
+        st.markdown(teach.TEXT["intro"])
+        st.info("No runs yet in " + str(registry.runs_dir) + ": configure one in the sidebar and press Start.")
+        return
+
+    def label(name):  # stable while the run's status changes, so the choice stays put
+        return run_label(name, info.get(name, {}).get("config", {}).get("controller", "enas"))
+
+    if st.session_state.get("view") not in names:
+        st.session_state.view = names[0]
+    view_tab, runs_tab, learn_tab = st.tabs(["Run", "All runs", "How ENAS works"])
+    with view_tab:
+        st.selectbox("Run", names, key="view", format_func=label,
+                     help="searches running in this app first, then the runs on disk, newest first")
+        views.run_view(registry, st.session_state.view, names)
+    with runs_tab:
+        st.caption(f"Runs in {registry.runs_dir}. Choose one in the Run tab to open it; an interrupted run can "
+                   "be resumed there.")
+        st.dataframe([{"name": r["name"], "status": r["status"], "phase": r["phase"],
+                       "controller": r["config"].get("controller"), "dataset": r["config"].get("dataset"),
+                       "epochs": r["config"].get("epochs"), "message": r["message"]} for r in runs],
+                     hide_index=True, key="runs_table")
+    with learn_tab:
+        for key in ("intro", "sample", "shared", "reward", "policy", "history", "derive", "random"):
+            st.markdown(teach.TEXT[key])
+
+
+main()

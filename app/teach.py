@@ -1,0 +1,63 @@
+"""Short explanations shown in the app where a student needs them."""
+from __future__ import annotations
+
+import streamlit as st
+
+TEXT = {
+    "intro": """
+**ENAS** (Efficient Neural Architecture Search, Pham et al. 2018) searches for a good convolutional network.
+Each candidate network (a *child*) is a chain of nodes; every node picks an **op** (a 1x1, 3x3 or 5x5
+convolution, or a 3x3 max or average pool) and may also add the outputs of earlier nodes (**skip
+connections**). A small LSTM, the **controller**, samples children; the children are trained and scored,
+and the controller learns to sample better ones. Configure a run in the sidebar and press **Start**.
+""",
+    "sample": """
+**What the controller samples.** For each node in turn, the controller's LSTM outputs a probability for
+every op and draws one; then, for each earlier node, it draws whether to add that node's output (a skip
+connection, drawn as an arc). One draw of all these decisions is one architecture, written on one line as
+e.g. `c3 c5:1 mp:01`: node 0 is a 3x3 conv, node 1 a 5x5 conv that adds node 0, node 2 a max pool that
+adds node 1. The picture shows the newest sample: the stem, the chain of nodes coloured by op, the skip
+arcs, then the tail (pool, conv, classifier).
+""",
+    "reward": """
+**Reward and baseline.** A sampled child is scored by its accuracy on one minibatch of *validation*
+images, using the shared weights as they are (no training of its own). That accuracy, plus a small bonus
+for the controller's entropy, is the **reward**. The **baseline** is a moving average of recent rewards:
+the controller is pushed towards the decisions of children that beat the baseline and away from those of
+children below it (REINFORCE). The **controller loss** is that signal (plus the skip penalty); the
+**entropy** measures how undecided the controller still is: it falls as the policy settles.
+""",
+    "shared": """
+**Why weights are shared.** Training every candidate network from scratch would take GPU-days for each.
+ENAS keeps one set of weights for every (node, op) pair: a sampled child just uses the weights of its
+ops, and one SGD step on one minibatch trains exactly those. Children are scored with these shared
+weights, so a search of thousands of children costs about as much as training one network. The
+**child loss and accuracy** curves are this shared training, each point a different sampled child.
+""",
+    "policy": """
+**The policy.** The heatmaps show what the controller would sample now: for each node the probability of
+each op, and for each pair of nodes the probability of the skip connection. Early on they are nearly
+uniform; as the controller learns they sharpen. Move the slider to see how they changed over the epochs.
+""",
+    "history": """
+**History.** Every architecture the controller sampled is kept with its step and reward (the full record
+is in the run folder; very long runs show an evenly thinned selection here). Click a point, use the slider
+or the buttons to look at one; red outlines mark the nodes that differ from the sample before it.
+""",
+    "derive": """
+**Derive and final training.** After the search, *derive* samples children from the trained controller and
+scores each on the *whole* validation split with the shared weights; the best is kept. *Final training*
+then fine-tunes that child starting from the shared weights (or retrains it from scratch) and reports its
+validation and test accuracy.
+""",
+    "random": """
+**Random search** samples every architecture uniformly and never learns: run it next to the ENAS
+controller on the same settings to see what the controller adds.
+""",
+}
+
+
+def explain(key: str, title: str, expanded: bool = False):
+    """An expander with one explanation."""
+    with st.expander(title, expanded=expanded, icon=":material/school:"):
+        st.markdown(TEXT[key])

@@ -1,0 +1,351 @@
+"""The views of one run: status and controls, live curves and policy, architecture history, derive and final."""
+from __future__ import annotations
+
+import bisect
+import functools
+
+import streamlit as st
+
+from enas import draw
+from enas.space import MAX_STRING, Architecture, ArchitectureError
+from enas.store import StoreError
+
+from . import charts, teach
+from .registry import run_label
+
+STATUS_COLORS = {"starting": "gray", "running": "blue", "paused": "orange", "stopped": "gray", "finished": "green",
+                 "failed": "red", "interrupted": "orange", "created": "gray"}
+CLASSES = 10       # classes assumed for parameter counts and FLOPs (CIFAR-10 and shapes have 10)
+TABLE_ROWS = 300
+
+
+def seconds(s) -> str:
+    if s is None:
+        return "-"
+    s = int(s)
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+def _act(fn, *args):
+    """Run a button's action; a refusal (busy run, bad file) becomes a message above the run."""
+    try:
+        fn(*args)
+    except (StoreError, ArchitectureError, OSError) as e:
+        st.session_state.flash = str(e)
+
+
+def run_view(registry, name: str, others: list):
+    """Everything about run `name`, redrawn every second while it runs (a fragment)."""
+    entry = registry.view(name)
+    ticking = entry.live.active or entry.follow
+
+    @st.fragment(run_every=1.0 if ticking else None)
+    def body():
+        entry = registry.view(name)
+        if ticking and not (entry.live.active or entry.follow):
+            st.rerun()   # it just ended: redraw the page once, without the timer
+        header(registry, entry)
+        live_tab, hist_tab, final_tab = st.tabs(["Live", "Architectures", "Derive & final"])
+        with live_tab:
+            live_view(registry, entry, others)
+        with hist_tab:
+            history_view(entry)
+        with final_tab:
+            final_view(registry, entry)
+
+    body()
+
+
+# --- header: status, error, controls, progress ----------------------------------------------------
+def header(registry, entry):
+    live = entry.live
+    c1, c2 = st.columns([3, 2])
+    c1.subheader(entry.label)
+    with c2:
+        st.badge(live.status, color=STATUS_COLORS.get(live.status, "gray"))
+        if live.message and live.status != "failed":
+            st.caption(live.message)
+    if "flash" in st.session_state:
+        st.warning(st.session_state.pop("flash"), icon=":material/block:")
+    if live.status == "failed":
+        st.error(f"This run failed: {live.error}", icon=":material/error:")
+        if live.traceback:
+            with st.expander("Traceback"):
+                st.code(live.traceback, language="text")
+    controls(registry, entry)
+    progress(live)
+    for alert in live.alerts()[-3:]:
+        (st.error if alert["level"] == "error" else st.warning if alert["level"] == "warning" else st.info)(
+            alert["message"])
+
+
+def controls(registry, entry):
+    name, live = entry.name, entry.live
+    cols = st.columns(4)
+    if entry.running_here:
+        paused = entry.control.paused
+        cols[0].button("Pause", key="pause", disabled=paused, icon=":material/pause:", width="stretch",
+                       on_click=_act, args=(registry.pause, name))
+        cols[1].button("Resume", key="unpause", disabled=not paused, icon=":material/play_arrow:", width="stretch",
+                       on_click=_act, args=(registry.unpause, name))
+        cols[2].button("Stop", key="stop", icon=":material/stop:", width="stretch", on_click=_act,
+                       args=(registry.stop, name), help="stops within a step; the run can be resumed later")
+    elif entry.follow:
+        cols[0].caption("another process is running this search; its progress is read from its run folder")
+    elif live.status in ("interrupted", "stopped") and live.phase in (None, "search"):
+        if cols[0].button("Resume run", key="resume_run", icon=":material/play_arrow:", width="stretch",
+                          help="continue from its newest checkpoint"):
+            _act(registry.resume, name)
+            st.rerun()
+
+
+def progress(live):
+    p = live.progress()
+    if p["fraction"] is not None:
+        st.progress(p["fraction"], text=f"{p['phase']}: {p['fraction']:.0%}")
+    cols = st.columns(6)
+    if p["phase"] == "final":
+        cols[0].metric("Final epoch", f"{p['final_epoch']}/{p['final_epochs']}")
+    else:
+        cols[0].metric("Epoch", f"{p['epoch']}/{p['epochs']}")
+    cols[1].metric("Step", p["step"])
+    cols[2].metric("Samples", p["samples"])
+    cols[3].metric("Images/s", "-" if p["images_per_s"] is None else f"{p['images_per_s']:,.0f}")
+    cols[4].metric("Elapsed", seconds(p["elapsed"]))
+    cols[5].metric("ETA", seconds(p["eta"]))
+
+
+# --- live: graph, policy, curves ------------------------------------------------------------------
+def live_view(registry, entry, others: list):
+    live = entry.live
+    left, right = st.columns([3, 2])
+    with left:
+        st.markdown("**The controller's current sample**")
+        arch = live.arch()
+        if arch is None:
+            st.info("No architecture sampled yet: the first appears after the first training step.")
+        else:
+            a = Architecture.parse(arch)
+            st.graphviz_chart(draw.to_dot(a, ops=entry.config.ops))
+            st.code(arch, language="text")
+        teach.explain("sample", "What does the controller sample?")
+    with right:
+        policy_view(live)
+    compare = [n for n in st.session_state.get("compare", []) if n in others]
+    st.multiselect("Overlay the curves of other runs", [n for n in others if n != entry.name], default=compare,
+                   key="compare", format_func=lambda n: n)
+    runs = [(run_label(entry.name, entry.config.controller), live.series())]
+    for other in st.session_state.get("compare", []):
+        try:
+            e = registry.view(other)
+        except StoreError as err:
+            st.warning(f"cannot overlay {other}: {err}")
+            continue
+        runs.append((e.label, e.live.series()))
+    cols = st.columns(2)
+    for k, (title, xtitle, lines) in enumerate(charts.SEARCH_CHARTS):
+        with cols[k % 2]:
+            st.plotly_chart(charts.curves(title, xtitle, lines, runs), key=f"curve_{k}")
+            if k == 1:
+                teach.explain("shared", "Why are the weights shared?")
+            if k == 2:
+                teach.explain("reward", "What are the reward and the baseline?")
+
+
+def policy_view(live):
+    policies = live.policies()
+    if not policies:
+        st.info("The controller's policy is shown after the first epoch.")
+        teach.explain("policy", "What is the policy?")
+        return
+    k = len(policies) - 1
+    if len(policies) > 1:
+        k = st.slider("policy after epoch", 0, len(policies) - 1, len(policies) - 1, key="policy_at",
+                      format="snapshot %d")
+    pol = policies[k]
+    st.caption(f"after epoch {pol['epoch'] + 1}")
+    st.plotly_chart(charts.op_heatmap(pol), key="op_heat")
+    if len(pol["skip_probs"]) > 1:
+        st.plotly_chart(charts.skip_heatmap(pol), key="skip_heat")
+    teach.explain("policy", "What is the policy?")
+
+
+# --- history: click-through of sampled architectures ----------------------------------------------
+def history_view(entry):
+    live, ss = entry.live, st.session_state
+    history = live.history()
+    if not history:
+        st.info("No architectures sampled yet: the controller samples after the first epoch's child training.")
+        return
+    ns = [h["n"] for h in history]
+    sel_key, pos_key = f"sel_{entry.name}", f"pos_{entry.name}"
+    sel = ss.get(sel_key)
+    pos = len(ns) - 1 if sel is None else min(bisect.bisect_left(ns, sel), len(ns) - 1)
+    h = history[pos]
+
+    def choose(n):
+        ss[sel_key] = n
+
+    def picked():
+        points = ss[f"pick_{entry.name}"].selection.get("points", [])
+        if points:
+            n = points[0].get("customdata")
+            choose(n[0] if isinstance(n, list) else n)
+
+    st.plotly_chart(charts.reward_scatter(history, h["n"]), key=f"pick_{entry.name}", on_select=picked,
+                    selection_mode="points")
+    c1, c2, c3, c4 = st.columns([1, 1, 1, 5])
+    c1.button("Previous", key="hist_prev", icon=":material/chevron_left:", disabled=pos == 0,
+              on_click=choose, args=(ns[max(pos - 1, 0)],))
+    c2.button("Next", key="hist_next", icon=":material/chevron_right:", disabled=pos == len(ns) - 1,
+              on_click=choose, args=(ns[min(pos + 1, len(ns) - 1)],))
+    c3.button("Latest", key="hist_last", on_click=choose, args=(None,), help="follow the newest sample")
+    if len(ns) > 1:
+        ss[pos_key] = pos
+        c4.slider("sample", 0, len(ns) - 1, key=pos_key, label_visibility="collapsed",
+                  on_change=lambda: choose(ns[ss[pos_key]]))
+    if live.samples_seen() > len(ns):
+        st.caption(f"showing {len(ns):,} of {live.samples_seen():,} samples, evenly spaced; the full record is "
+                   "in the run folder")
+    prev = Architecture.parse(history[pos - 1]["arch"]) if pos > 0 else None
+    arch_card(entry, Architecture.parse(h["arch"]), prev, h)
+    teach.explain("history", "About this history")
+    unique_table(live)
+
+
+def arch_card(entry, arch: Architecture, prev, h: dict):
+    """One architecture: its graph (changes from `prev` outlined), string, cost and how it fared."""
+    c = entry.config
+    left, right = st.columns([3, 2])
+    with left:
+        st.graphviz_chart(draw.to_dot(arch, highlight=draw.diff_nodes(arch, prev), ops=c.ops))
+    with right:
+        st.markdown(f"**Sample {h['n']}** · epoch {(h['epoch'] or 0) + 1} · step {h['step']}")
+        st.code(str(arch), language="text")
+        f = draw.facts(arch)
+        count = entry.live.count(str(arch))
+        derived = entry.live.derive_acc(str(arch))
+        rows = {"reward": f"{h['reward']:.4f}", "validation-batch accuracy": f"{h['accuracy']:.4f}",
+                "times sampled": "-" if count is None else str(count),
+                "derive validation accuracy": "-" if derived is None else f"{derived:.4f}",
+                "parameters": f"{arch.param_count(c.channels, CLASSES):,}",
+                "FLOPs per image": f"{arch.flops(c.channels, c.image_size, CLASSES):,}",
+                "skip connections": str(f["skips"]), "ops on the deepest / shallowest path": f"{f['depth']} / "
+                f"{f['shortest']}", "stem-to-tail paths": str(f["paths"])}
+        st.table({"": list(rows), "value": list(rows.values())}, border="horizontal")
+
+
+def unique_table(live):
+    rows = live.table()
+    st.markdown(f"**Unique architectures sampled: {len(rows):,}**")
+    order = st.radio("sort by", ["count", "mean reward", "best reward"], horizontal=True, key="table_sort")
+    field = {"count": "count", "mean reward": "mean_reward", "best reward": "best_reward"}[order]
+    rows.sort(key=lambda r: (r[field], r["count"]), reverse=True)
+    st.dataframe(rows[:TABLE_ROWS], hide_index=True, key="unique_table", column_config={
+        "arch": "architecture", "mean_reward": st.column_config.NumberColumn("mean reward", format="%.4f"),
+        "best_reward": st.column_config.NumberColumn("best reward", format="%.4f"),
+        "val_acc": st.column_config.NumberColumn("derive val. acc.", format="%.4f")})
+    if live.tally_dropped():
+        st.caption(f"{live.tally_dropped():,} rarely sampled architectures were left out to bound memory.")
+
+
+# --- derive and final training --------------------------------------------------------------------
+def final_view(registry, entry):
+    live, c = entry.live, entry.config
+    teach.explain("derive", "What are derive and final training?")
+    busy = entry.running_here or entry.follow or live.status == "starting"
+    has_ckpt = bool(entry.store.checkpoints())
+    if busy:
+        st.caption("Derive and final training can start when this run is not running.")
+    elif not has_ckpt:
+        st.caption("Derive and final training need a checkpoint: finish at least one search epoch first.")
+    else:
+        d1, d2 = st.columns([1, 1])
+        with d1, st.form("derive_form", border=True):
+            samples = st.number_input("children to sample", 1, 100_000, c.derive_samples, key="derive_samples")
+            if st.form_submit_button("Derive the best child", icon=":material/search:"):
+                _act(registry.derive, entry.name, int(samples))
+                st.rerun(scope="app")
+        with d2:
+            train_form(registry, entry)
+    xs, ys = live.series("derive.val_acc")["derive.val_acc"]
+    ranking = live.ranking()
+    if xs:
+        st.plotly_chart(charts.derive_scatter(xs, ys, ranking[0]["val_acc"] if ranking else None), key="derive")
+    if ranking:
+        st.markdown(f"**Best derived child:** `{live.best}`")
+        st.dataframe(ranking[:20], hide_index=True, key="ranking")
+    series = live.series("final.loss", "final.acc", "final.val_acc")
+    if series["final.loss"][0]:
+        cols = st.columns(2)
+        for k, (title, xtitle, lines) in enumerate(charts.FINAL_CHARTS):
+            with cols[k]:
+                st.plotly_chart(charts.curves(title, xtitle, lines, [("", series)]), key=f"final_{k}")
+    result_view(entry)
+
+
+def train_form(registry, entry):
+    c, live = entry.config, entry.live
+    best = live.best or entry.store.meta().get("best")
+    with st.form("train_form", border=True):
+        sources = (["derived best"] if best else []) + ["paste a string", "upload a JSON file"]
+        source = st.radio("architecture", sources, horizontal=True, key="train_source")
+        text = st.text_input("architecture string", key="train_text", placeholder="e.g. c3 c5:1 mp:01")
+        upload = st.file_uploader("architecture JSON", type=["json"], key="train_file")
+        mode = st.selectbox("mode", ["finetune", "scratch"], index=["finetune", "scratch"].index(c.final_mode),
+                            key="train_mode")
+        epochs = st.number_input("epochs", 1, 10_000, max(c.final_epochs, 1), key="train_epochs")
+        if st.form_submit_button("Train the child", icon=":material/model_training:"):
+            try:
+                arch = read_arch(source, best, text, upload).check_space(c.nodes, c.ops)
+            except ArchitectureError as e:
+                st.error(str(e), icon=":material/error:")
+                return
+            _act(registry.train, entry.name, arch, mode, int(epochs))
+            st.rerun(scope="app")
+
+
+def read_arch(source: str, best, text: str, upload) -> Architecture:
+    """The architecture chosen in the training form, validated (size-limited for uploads)."""
+    if source == "derived best":
+        return Architecture.parse(best)
+    if source == "paste a string":
+        return Architecture.parse(text)
+    if upload is None:
+        raise ArchitectureError("choose a JSON file to upload")
+    if upload.size > MAX_STRING:
+        raise ArchitectureError(f"{upload.name} is too large for an architecture file ({upload.size:,} bytes; "
+                                f"at most {MAX_STRING:,})")
+    try:
+        return Architecture.from_json(upload.getvalue().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ArchitectureError(f"{upload.name} is not a UTF-8 text file") from None
+
+
+def result_view(entry):
+    """The final result, and downloads of the architecture (JSON, string, DOT, SVG) and trained weights."""
+    live, path = entry.live, entry.store.path
+    result = live.result
+    text = result["arch"] if result else live.best
+    if text is None:
+        return
+    arch = Architecture.parse(text)
+    if result:
+        cols = st.columns(4)
+        cols[0].metric("Validation accuracy", f"{result['val_acc']:.4f}")
+        cols[1].metric("Test accuracy", "-" if result["test_acc"] is None else f"{result['test_acc']:.4f}")
+        cols[2].metric("Parameters", f"{result['params']:,}")
+        cols[3].metric("FLOPs", f"{result['flops']:,}")
+    st.markdown(f"**Download `{arch}`**")
+    cols = st.columns(5)
+    cols[0].download_button("JSON", arch.to_json() + "\n", "architecture.json", "application/json", key="dl_json")
+    cols[1].download_button("String", str(arch) + "\n", "architecture.txt", "text/plain", key="dl_txt")
+    cols[2].download_button("DOT", draw.to_dot(arch).source, "architecture.dot", "text/vnd.graphviz", key="dl_dot")
+    try:
+        cols[3].download_button("SVG", draw.to_svg(arch), "architecture.svg", "image/svg+xml", key="dl_svg")
+    except draw.DrawError as e:
+        cols[3].caption(str(e))
+    weights = path / "final.pt"
+    if result and weights.is_file():
+        cols[4].download_button("Weights", functools.partial(weights.read_bytes), "final.pt",
+                                "application/octet-stream", key="dl_pt")

@@ -1,0 +1,181 @@
+"""The app's flows with Streamlit's AppTest: configure, start, watch, step through history, pause, stop,
+derive and train, and reopen a run from the run list; tiny runs on the built-in shapes data."""
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from app.registry import get_registry  # noqa: E402
+from enas import draw  # noqa: E402
+from enas.space import Architecture  # noqa: E402
+from enas.store import RunStore  # noqa: E402
+
+TINY_INTS = {"nodes": 2, "channels": 8, "batch_size": 32, "steps_per_epoch": 4, "controller_steps": 2,
+             "controller_children": 2, "derive_samples": 3, "final_epochs": 1}
+TINY_TEXT = {"train_subset": "256", "val_size": "128"}
+
+
+@pytest.fixture
+def runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("ENAS_RUNS_DIR", str(tmp_path / "runs"))
+    yield tmp_path / "runs"
+    registry = get_registry(str((tmp_path / "runs").resolve()))
+    for name in registry.active():
+        registry.stop(name)
+    for name in registry.loaded():
+        entry = registry.view(name)
+        if entry.thread is not None:
+            entry.thread.join(30)
+
+
+def new_app() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app" / "main.py"), default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def configure(at: AppTest, epochs: int, **text):
+    for name, value in {**TINY_INTS, "epochs": epochs}.items():
+        at.sidebar.number_input(key=f"cfg_{name}").set_value(value)
+    for name, value in {**TINY_TEXT, **text}.items():
+        at.sidebar.text_input(key=f"cfg_{name}").set_value(value)
+    at.run()
+    assert not at.sidebar.error, [e.value for e in at.sidebar.error]
+
+
+def registry_of(runs: Path):
+    return get_registry(str(runs.resolve()))
+
+
+def wait(cond, timeout=60.0, what="condition"):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def button(at: AppTest, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
+def dot_sources(at: AppTest) -> list:
+    return [el.proto.spec for el in at.get("graphviz_chart")]
+
+
+def test_invalid_values_are_refused_next_to_the_field(runs):
+    at = new_app()
+    assert "No runs yet" in at.info[0].value
+    at.sidebar.number_input(key="cfg_nodes").set_value(0).run()
+    errors = [e.value for e in at.sidebar.error]
+    assert len(errors) == 1 and errors[0].startswith("field 'nodes'")
+    assert at.sidebar.button(key="start_enas").disabled
+    at.sidebar.number_input(key="cfg_nodes").set_value(3)
+    at.sidebar.text_input(key="cfg_child_lr_min").set_value("1").run()
+    assert [e.value for e in at.sidebar.error][0].startswith("field 'child_lr_min'")
+    at.sidebar.text_input(key="cfg_child_lr_min").set_value("0.001")
+    at.sidebar.text_input(key="cfg_name").set_value("../escape").run()
+    assert "not allowed" in at.sidebar.error[0].value and at.sidebar.button(key="start_enas").disabled
+    at.sidebar.text_input(key="cfg_name").set_value("").run()
+    assert not at.sidebar.error and not at.sidebar.button(key="start_enas").disabled
+    assert "Search space: 1,000 architectures" in at.sidebar.info[0].value   # 5^3 ops x 2^3 skips
+
+
+def test_preset_fills_the_form(runs):
+    at = new_app()
+    at.sidebar.selectbox(key="cfg_preset").set_value("enas-paper").run()
+    assert at.sidebar.number_input(key="cfg_epochs").value == 310
+    assert at.sidebar.selectbox(key="cfg_sampling").value == "per-batch"
+
+
+def test_search_graph_charts_history_derive_final_and_reopen(runs):
+    at = new_app()
+    configure(at, epochs=2)
+    at.sidebar.button(key="start_enas").click().run()
+    registry = registry_of(runs)
+    name = at.session_state.view
+    entry = registry.view(name)
+    wait(lambda: not entry.running_here, what="the search to finish")
+    assert entry.live.status == "finished", entry.live.message
+    at.run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="view").value == name
+    dots = dot_sources(at)
+    assert dots and all("node 0" in d and "node 1" in d for d in dots)
+    current = Architecture.parse(entry.live.arch())
+    assert dots[0] == draw.to_dot(current, ops=entry.config.ops).source     # the live graph is the newest sample
+    assert len(at.get("plotly_chart")) >= 7          # six curves, policy and the reward scatter
+
+    samples = entry.live.history()
+    assert len(samples) == 2 * 2 * 2                 # epochs x controller steps x children
+    assert any(f"**Sample {len(samples) - 1}**" in m.value for m in at.markdown)
+    at.button(key="hist_prev").click().run()
+    assert any(f"**Sample {len(samples) - 2}**" in m.value for m in at.markdown)
+    at.slider(key=f"pos_{name}").set_value(0).run()
+    assert any("**Sample 0**" in m.value for m in at.markdown)
+    assert any(samples[0]["arch"] in c.value for c in at.code)
+
+    button(at, "Derive the best child").click().run()
+    wait(lambda: not entry.running_here, what="derive")
+    assert entry.live.best is not None
+    at.run()
+    assert any(entry.live.best in m.value for m in at.markdown)
+    button(at, "Train the child").click().run()
+    wait(lambda: not entry.running_here, what="final training")
+    assert entry.live.result is not None, entry.live.message
+    at.run()
+    labels = {b.proto.label for b in at.get("download_button")}
+    assert {"JSON", "String", "DOT", "SVG", "Weights"} <= labels
+
+    get_registry.clear()                             # a fresh server process: the run comes from disk
+    again = new_app()
+    assert again.selectbox(key="view").value == name
+    assert again.selectbox(key="view").format_func(name) == f"{name} · ENAS controller"
+    assert dot_sources(again) and len(again.get("plotly_chart")) >= 7
+    reopened = registry_of(runs).view(name).live
+    assert reopened.status == "finished" and reopened.history() == entry.live.history() and reopened.result == entry.live.result
+
+
+def test_pause_stops_the_engine_thread_and_stop_ends_it(runs):
+    at = new_app()
+    configure(at, epochs=1000)
+    at.sidebar.button(key="start_enas").click().run()
+    entry = registry_of(runs).view(at.session_state.view)
+    wait(lambda: entry.live.progress()["step"] > 2, what="training steps")
+    at.run()
+    button(at, "Pause").click().run()
+    wait(lambda: entry.live.status == "paused", what="the pause")
+    step = entry.live.progress()["step"]
+    time.sleep(1.0)
+    assert entry.live.progress()["step"] == step and entry.thread.is_alive()
+    at.run()
+    assert button(at, "Resume").disabled is False and button(at, "Pause").disabled
+    button(at, "Resume").click().run()
+    wait(lambda: entry.live.progress()["step"] > step, what="training to go on")
+    button(at, "Stop").click().run()
+    wait(lambda: not entry.running_here, what="the stop")
+    assert entry.live.status == "stopped" and RunStore.open(runs, entry.name).status() == "stopped"
+    at.run()
+    assert button(at, "Resume run")                  # a stopped search can be continued
+
+
+def test_a_failed_search_shows_its_error(runs, tmp_path):
+    at = new_app()
+    at.sidebar.selectbox(key="cfg_dataset_kind").set_value("folder").run()
+    at.sidebar.text_input(key="cfg_folder").set_value(str(tmp_path / "no-such-folder")).run()
+    at.sidebar.button(key="start_enas").click().run()
+    entry = registry_of(runs).view(at.session_state.view)
+    wait(lambda: not entry.running_here, what="the failure")
+    at.run()
+    assert entry.live.status == "failed"
+    assert any(e.value.startswith("This run failed:") for e in at.error)
+    assert RunStore.open(runs, entry.name).status() == "failed"
+    assert at.expander and any(ex.label == "Traceback" for ex in at.expander)
