@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .config import PRESETS, SPECS, Config, ConfigError
 from .space import MAX_STRING, Architecture, ArchitectureError, space_size
-from .store import RunStore, StoreError, list_runs, new_run_name, runs_dir_default
+from .store import RunStore, StoreError, check_name, list_runs, new_run_name, runs_dir_default
 
 
 def _flag(name: str) -> str:
@@ -123,7 +123,8 @@ def config_from_args(args) -> Config:
 
 
 def cmd_search(args, runs_dir) -> int:
-    from .search import Engine
+    from .search import Engine, load_data
+    dataset = None
     if "resume" in args:
         extra = sorted(k for k in vars(args) if k in SPECS or k in ("preset", "config", "name"))
         if extra:
@@ -134,9 +135,11 @@ def cmd_search(args, runs_dir) -> int:
         config = store.config()
     else:
         config = config_from_args(args)
-        store = RunStore.create(runs_dir, getattr(args, "name", None) or new_run_name(), config)
+        name = check_name(getattr(args, "name", None) or new_run_name())
+        dataset = load_data(config)  # before the run folder exists: bad input leaves nothing behind
+        store = RunStore.create(runs_dir, name, config)
     print(f"run {store.name} in {store.path}  (search space: {space_size(config.nodes, config.ops):,} architectures)")
-    engine = Engine(config, store, [progress_listener()])
+    engine = Engine(config, store, [progress_listener()], dataset=dataset)
     phases = ("search", "derive", "final") if "full" in args else ("search",)
     return 0 if engine.run(phases) == "finished" else 1
 

@@ -37,7 +37,8 @@ SPECS = {
     "precision": Spec(str, "fp32, or bf16/fp16 mixed precision (autocast)", "run", choices=("fp32", "bf16", "fp16")),
     "keep_checkpoints": Spec(int, "how many recent checkpoints to keep", "run", 1, 100),
     # data
-    "dataset": Spec(str, "cifar10, shapes (built in, offline) or folder:PATH", "data"),
+    "dataset": Spec(str, "cifar10, shapes (built in, offline; shapes:N for a pool of N images), auto or folder:PATH",
+                    "data"),
     "data_dir": Spec(str, "where datasets are downloaded and cached (default ENAS_DATA_DIR or ~/.cache/enas/data)",
                      "data", optional=True),
     "train_subset": Spec(int, "use only this many training images (quick demos)", "data", 1, 10**7, optional=True),
@@ -220,11 +221,14 @@ def _check(name, value, spec: Spec):
 
 
 def _check_dataset(value: str):
-    if value in ("cifar10", "shapes"):
+    if value in ("cifar10", "shapes", "auto"):
+        return
+    if re.fullmatch(r"shapes:\d+", value) and int(value[len("shapes:"):]) >= 20:
         return
     if value.startswith("folder:") and value[len("folder:"):].strip():
         return
-    raise ConfigError(f"field 'dataset': value {value!r} is not allowed; allowed: cifar10, shapes, folder:PATH")
+    raise ConfigError(f"field 'dataset': value {value!r} is not allowed; allowed: cifar10, shapes, shapes:N "
+                      "(a pool of N >= 20 generated images), auto (cifar10 if available, else shapes), folder:PATH")
 
 
 PRESETS = {

@@ -199,7 +199,7 @@ class Reinforce:
         return {"reward": reward.mean().item(), "accuracy": accuracy.float().mean().item(),
                 "baseline": self.baseline, "entropy": sample.entropy.mean().item(),
                 "skip_penalty": sample.skip_penalty.mean().item(), "skip_count": sample.skip_count.mean().item(),
-                "controller_loss": loss.item()}
+                "controller_loss": loss.item() if self.optimizer is not None else 0.0}
 
     def state_dict(self) -> dict:
         return {"baseline": self.baseline, "optimizer": self.optimizer.state_dict() if self.optimizer else None}

@@ -108,9 +108,7 @@ class Engine:
         self.control = control or Control()
         c = config
         self.device = resolve_device(c.device)
-        self.dataset = dataset or load_dataset(c.dataset, data_dir=c.data_dir, image_size=c.image_size,
-                                               val_size=_count_or_fraction(c.val_size), train_subset=c.train_subset,
-                                               seed=c.seed)
+        self.dataset = dataset or load_data(c)
         for note in self.dataset.notes:
             self.emit("alert", level="info", message=note)
         d = self.dataset
@@ -137,6 +135,7 @@ class Engine:
         self.epoch = 0   # completed search epochs
         self.step = 0    # child training steps so far
         self.ctrl_step = 0
+        self.best = None  # the derived architecture
         self.log_every = 1 if self.device.type == "cpu" else 20  # steps between host syncs
         self.amp_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[c.precision]
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=c.precision == "fp16")
@@ -183,6 +182,14 @@ class Engine:
         self.control.wait(on_pause=lambda: self.set_status("paused", "paused by the user"),
                           on_resume=lambda: self.set_status("running"), heartbeat=hb)
 
+    def _pause_for(self, message: str):
+        """Pause on a problem: tell the user why, then wait for resume (or stop)."""
+        self.emit("alert", self.epoch, self.step, level="error", message=message)
+        self.control.pause()
+        self.set_status("paused", message)
+        self.control.wait(on_resume=lambda: self.set_status("running"),
+                          heartbeat=self.store.commit if self.store is not None else None)
+
     def autocast(self):
         if self.amp_dtype is None:
             return contextlib.nullcontext()
@@ -225,11 +232,8 @@ class Engine:
                 self.store.save_checkpoint(self.state_dict(), self.epoch, self.config.keep_checkpoints)
                 return
             except OSError as e:
-                msg = f"could not write the checkpoint of epoch {self.epoch}: {e}. Paused; resume to try again."
-                self.emit("alert", self.epoch, self.step, level="error", message=msg)
-                self.control.pause()
-                self.set_status("paused", msg)
-                self.control.wait(heartbeat=self.store.commit, on_resume=lambda: self.set_status("running"))
+                self._pause_for(f"could not write the checkpoint of epoch {self.epoch}: {e}. "
+                                "Paused; resume to try again.")
 
     # --- search ----------------------------------------------------------------------------------
     def search(self):
@@ -243,15 +247,10 @@ class Engine:
                 self._wait()
                 self.search_epoch()
             except Diverged as e:
-                restart = self.restore() if self.store is not None else None
-                msg = (f"{e}. Paused: resume to restart from the last checkpoint (epoch {restart})"
-                       if restart is not None else f"{e}. Stopped (no run store to restart from).")
-                self.emit("alert", self.epoch, self.step, level="error", message=msg)
                 if self.store is None:
                     raise
-                self.control.pause()
-                self.set_status("paused", msg)
-                self._wait()
+                restart = self.restore()
+                self._pause_for(f"{e}. Paused: resume to continue from the last checkpoint (epoch {restart})")
         self.set_status("finished", f"search finished after {self.epoch} epochs")
 
     def search_epoch(self):
@@ -376,7 +375,7 @@ class Engine:
             self.emit("derive_child", self.epoch, k, arch=str(arch), val_acc=acc, count=counts[arch],
                       progress=(k + 1) / len(counts))
         ranking.sort(key=lambda r: -r["val_acc"])
-        best = Architecture.parse(ranking[0]["arch"])
+        best = self.best = Architecture.parse(ranking[0]["arch"])
         self.emit("derive_result", self.epoch, None, ranking=ranking, best=str(best))
         if self.store is not None:
             self.store.write_text("best.json", best.to_json() + "\n")
@@ -397,11 +396,11 @@ class Engine:
         """Fine-tune (from shared weights) or retrain (from scratch) one child; report validation and test accuracy."""
         c = self.config
         mode, epochs = mode or c.final_mode, epochs if epochs is not None else c.final_epochs
+        if arch is None and self.best is None and self.store is not None and "best" in self.store.meta():
+            self.best = Architecture.parse(self.store.meta()["best"])
+        arch = arch or self.best
         if arch is None:
-            best = self.store.meta().get("best") if self.store is not None else None
-            if best is None:
-                raise StoreError("no derived architecture yet: run derive first, or give an architecture")
-            arch = Architecture.parse(best)
+            raise StoreError("no derived architecture yet: run derive first, or give an architecture")
         arch.check_space(c.nodes, c.ops)
         if self.store is not None:
             self.store.set_meta(phase="final")
@@ -462,5 +461,9 @@ class Engine:
         return result
 
 
-def _count_or_fraction(v):
-    return None if v is None else (v if v < 1 else int(v))
+def load_data(config: Config):
+    """The dataset a configuration names (raises DataError with a clear message)."""
+    c = config
+    val_size = None if c.val_size is None else (c.val_size if c.val_size < 1 else int(c.val_size))
+    return load_dataset(c.dataset, data_dir=c.data_dir, image_size=c.image_size, val_size=val_size,
+                        train_subset=c.train_subset, seed=c.seed)

@@ -34,7 +34,7 @@ def test_presets():
     ({"child_lr": float("nan")}, "must be a finite number"),
     ({"sampling": "sometimes"}, "field 'sampling': value 'sometimes' is not allowed; allowed: per-batch, per-epoch"),
     ({"ops": ["conv3x3", "conv7x7"]}, "field 'ops': 'conv7x7' is not allowed"),
-    ({"dataset": "imagenet"}, "field 'dataset': value 'imagenet' is not allowed; allowed: cifar10, shapes, folder:PATH"),
+    ({"dataset": "imagenet"}, "field 'dataset': value 'imagenet' is not allowed; allowed: cifar10, shapes, shapes:N"),
     ({"colour": "red"}, "unknown field(s): colour"),
     ({"preset": "fastest"}, "field 'preset': value 'fastest' is not allowed"),
     ({"child_lr_min": 1.0}, "above child_lr"),

@@ -1,0 +1,29 @@
+"""Shared fixtures: tiny configurations and datasets that keep the suite fast."""
+from pathlib import Path
+
+import pytest
+
+from enas.config import Config
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+CIFAR_FOLDER = SHARED / "data" / "cifar10-jpeg" / "train"
+
+TINY = {"dataset": "shapes:800", "train_subset": 256, "val_size": 128, "nodes": 3, "channels": 8, "epochs": 2,
+        "batch_size": 32, "steps_per_epoch": 4, "controller_steps": 2, "controller_children": 3, "derive_samples": 4,
+        "final_epochs": 1, "lstm_size": 16}
+
+
+def tiny_config(**changes) -> Config:
+    return Config.from_dict({**TINY, **changes}, preset="quick")
+
+
+@pytest.fixture
+def tiny():
+    return tiny_config
+
+
+@pytest.fixture
+def runs_dir(tmp_path, monkeypatch):
+    d = tmp_path / "runs"
+    monkeypatch.setenv("ENAS_RUNS_DIR", str(d))
+    return d

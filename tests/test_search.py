@@ -1,0 +1,205 @@
+"""The search loop end to end: phases, events, exact resume, pause/stop from threads, failures, NaN and disk errors."""
+import math
+import threading
+import time
+
+import pytest
+import torch
+
+from conftest import tiny_config
+from enas.model import ChildNet
+from enas.search import Control, Engine, cosine_lr
+from enas.space import Architecture
+from enas.store import RunStore, load_file
+
+
+def run_engine(runs_dir, name, config, listeners=(), phases=("search",), control=None):
+    store = RunStore.create(runs_dir, name, config)
+    engine = Engine(config, store, listeners, control)
+    return engine, engine.run(phases)
+
+
+def test_cosine_lr():
+    assert cosine_lr(0, 10, 0.05, 0.001) == pytest.approx(0.05)
+    assert cosine_lr(5, 10, 0.05, 0.001) == pytest.approx(0.0255)
+    assert cosine_lr(10, 10, 0.05, 0.001) == pytest.approx(0.001)
+    # warm restarts: cycles of 2, 4, 8 epochs
+    assert cosine_lr(2, 14, 0.1, 0.0, 2, 2) == pytest.approx(0.1)
+    assert cosine_lr(4, 14, 0.1, 0.0, 2, 2) == pytest.approx(0.05)
+    assert cosine_lr(6, 14, 0.1, 0.0, 2, 2) == pytest.approx(0.1)
+
+
+def test_tiny_search_derive_and_final_training(runs_dir):
+    events = []
+    engine, status = run_engine(runs_dir, "e2e", tiny_config(), [events.append], ("search", "derive", "final"))
+    assert status == "finished"
+    kinds = [e["kind"] for e in events]
+    assert kinds.count("child_step") == 2 * 4 and kinds.count("controller_step") == 2 * 2
+    assert kinds.count("sample") == 2 * 2 * 3 and kinds.count("epoch") == 2 and kinds.count("policy") == 2
+    store = engine.store
+    assert [e["epoch"] for e in store.events("epoch")] == [0, 1]
+    assert len(store.events("sample")) == 12
+    policy = store.events("policy")[-1]
+    assert len(policy["op_probs"]) == 3 and all(abs(sum(row) - 1) < 1e-5 for row in policy["op_probs"])
+    ranking = store.events("derive_result")[0]["ranking"]
+    assert sum(r["count"] for r in ranking) == 4
+    assert ranking == sorted(ranking, key=lambda r: -r["val_acc"])
+    best = Architecture.from_json((store.path / "best.json").read_text())
+    assert str(best) == (store.path / "best.txt").read_text().strip() == ranking[0]["arch"]
+    result = store.meta()["result"]
+    assert result["arch"] == str(best) and 0 <= result["val_acc"] <= 1 and 0 <= result["test_acc"] <= 1
+    saved = load_file(store.path / "final.pt")
+    net = ChildNet(Architecture.from_dict(saved["arch"]), saved["channels"], len(saved["classes"]))
+    net.load_state_dict(saved["state_dict"])
+    assert store.status() == "finished"
+    assert [p.name for p in store.checkpoints()] == ["ckpt-00001.pt", "ckpt-00002.pt"]
+
+
+def test_random_search_runs_through_the_same_loop(runs_dir):
+    engine, status = run_engine(runs_dir, "rnd", tiny_config(controller="random"), phases=("search", "derive"))
+    assert status == "finished"
+    assert all(e["controller_loss"] == 0 for e in engine.store.events("controller_step"))
+
+
+def test_per_epoch_sampling_trains_one_child_per_epoch(runs_dir):
+    events = []
+    run_engine(runs_dir, "pe", tiny_config(sampling="per-epoch", epochs=2), [events.append])
+    for epoch in (0, 1):
+        archs = {e["arch"] for e in events if e["kind"] == "child_step" and e["epoch"] == epoch}
+        assert len(archs) == 1
+
+
+def comparable(events):
+    drop = {"id", "t", "seconds", "images_per_s"}
+    return [{k: v for k, v in e.items() if k not in drop} for e in events]
+
+
+def test_exact_resume_equals_a_straight_run(runs_dir):
+    torch.use_deterministic_algorithms(True)
+    try:
+        config = tiny_config(epochs=3)
+        straight, _ = run_engine(runs_dir, "straight", config)
+
+        control = Control()
+        stop_after_first = lambda e: e["kind"] == "epoch" and control.stop()  # noqa: E731
+        first, status = run_engine(runs_dir, "resumed", config, [stop_after_first], control=control)
+        assert status == "stopped" and first.epoch == 1
+        store = RunStore.open(runs_dir, "resumed")
+        assert store.status() == "stopped"
+        second = Engine(config, store)
+        assert second.run() == "finished"
+    finally:
+        torch.use_deterministic_algorithms(False)
+    for k, v in straight.supergraph.state_dict().items():
+        torch.testing.assert_close(second.supergraph.state_dict()[k], v, rtol=0, atol=0)
+    for k, v in straight.sampler.state_dict().items():
+        torch.testing.assert_close(second.sampler.state_dict()[k], v, rtol=0, atol=0)
+    assert second.reinforce.baseline == straight.reinforce.baseline
+    for kind in ("child_step", "controller_step", "sample", "epoch", "policy"):
+        assert comparable(second.store.events(kind)) == comparable(straight.store.events(kind)), kind
+
+
+def test_pause_resume_and_stop_act_within_a_step_from_another_thread(runs_dir):
+    config = tiny_config(epochs=50, steps_per_epoch=8)
+    store = RunStore.create(runs_dir, "threads", config)
+    steps = []
+    engine = Engine(config, store, [lambda e: e["kind"] == "child_step" and steps.append(e["step"])])
+    thread = threading.Thread(target=engine.run, daemon=True)
+    thread.start()
+    while len(steps) < 3:
+        time.sleep(0.01)
+    engine.control.pause()
+    time.sleep(0.5)  # any step in flight finishes
+    paused_at = len(steps)
+    time.sleep(1.0)
+    assert len(steps) <= paused_at + 1 and store.status() == "paused"
+    engine.control.resume()
+    while len(steps) < paused_at + 3:
+        time.sleep(0.01)
+    assert store.status() == "running"
+    engine.control.stop()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert store.status() == "stopped" and engine.epoch < 50
+
+
+def test_an_exception_in_the_thread_marks_the_run_failed_with_its_traceback(runs_dir):
+    def boom(e):
+        if e["kind"] == "child_step" and e["step"] == 3:
+            raise RuntimeError("simulated failure in step 3")
+    store = RunStore.create(runs_dir, "fails", tiny_config())
+    engine = Engine(tiny_config(), store, [boom])
+    errors = []
+    thread = threading.Thread(target=lambda: _catch(engine.run, errors))
+    thread.start()
+    thread.join(timeout=60)
+    assert isinstance(errors[0], RuntimeError)
+    assert store.status() == "failed"
+    meta = store.meta()
+    assert meta["message"] == "RuntimeError: simulated failure in step 3"
+    assert "Traceback" in meta["traceback"] and "boom" in (store.path / "error.txt").read_text()
+
+
+def _catch(fn, errors):
+    try:
+        fn()
+    except Exception as e:  # the test inspects it
+        errors.append(e)
+
+
+def test_non_finite_loss_pauses_naming_the_step_and_resume_restarts_from_the_checkpoint(runs_dir):
+    config = tiny_config(epochs=3)
+    alerts = []
+    holder = {}
+
+    def poison(e):
+        if e["kind"] == "child_step" and e["step"] == 5 and "done" not in holder:  # after checkpoint 1
+            holder["done"] = True
+            with torch.no_grad():
+                for p in holder["engine"].supergraph.parameters():
+                    p.fill_(float("nan"))
+        if e["kind"] == "alert":
+            alerts.append(e["message"])
+    store = RunStore.create(runs_dir, "nan", config)
+    engine = holder["engine"] = Engine(config, store, [poison])
+    thread = threading.Thread(target=engine.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 60
+    while store.status() != "paused" and time.time() < deadline:
+        time.sleep(0.05)
+    assert store.status() == "paused"
+    message = store.meta()["message"]
+    assert "non-finite loss" in message and "at step 6 (epoch 1)" in message
+    assert "continue from the last checkpoint (epoch 1)" in message
+    engine.control.resume()
+    thread.join(timeout=60)
+    assert store.status() == "finished" and engine.epoch == 3
+    assert all(math.isfinite(p.sum().item()) for p in engine.supergraph.parameters())
+    assert all(math.isfinite(e["loss"]) for e in store.events("child_step"))
+
+
+def test_a_failed_checkpoint_write_pauses_keeps_the_old_one_and_retries(runs_dir, monkeypatch):
+    config = tiny_config(epochs=2)
+    store = RunStore.create(runs_dir, "disk", config)
+    real = store.save_checkpoint
+    calls = []
+
+    def flaky(state, epoch, keep=2):
+        calls.append(epoch)
+        if epoch == 2 and calls.count(2) == 1:
+            raise OSError(28, "No space left on device")
+        return real(state, epoch, keep)
+    monkeypatch.setattr(store, "save_checkpoint", flaky)
+    engine = Engine(config, store)
+    thread = threading.Thread(target=engine.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 60
+    while store.status() != "paused" and time.time() < deadline:
+        time.sleep(0.05)
+    assert "could not write the checkpoint of epoch 2" in store.meta()["message"]
+    assert "No space left on device" in store.meta()["message"]
+    assert [p.name for p in store.checkpoints()] == ["ckpt-00001.pt"]
+    engine.control.resume()
+    thread.join(timeout=60)
+    assert store.status() == "finished"
+    assert [p.name for p in store.checkpoints()] == ["ckpt-00001.pt", "ckpt-00002.pt"]
