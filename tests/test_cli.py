@@ -1,0 +1,80 @@
+"""The command line, run as a user would: a subprocess, real files, one-line errors."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import TINY
+from enas.cli import main
+from enas.store import RunStore
+
+
+def enas(*args, runs_dir, check=True):
+    proc = subprocess.run([sys.executable, "-m", "enas", "--runs-dir", str(runs_dir), *map(str, args)],
+                          capture_output=True, text=True, timeout=300)
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def flags(**changes):
+    out = []
+    for k, v in {**TINY, **changes}.items():
+        out += ["--" + k.replace("_", "-"), v]
+    return out
+
+
+def test_search_derive_train_show_list(tmp_path):
+    runs = tmp_path / "runs"
+    enas("search", "--preset", "quick", "--name", "cli", *flags(), runs_dir=runs)
+    store = RunStore.open(runs, "cli")
+    assert store.status() == "finished" and len(store.events("epoch")) == 2
+    assert store.config().channels == 8
+    out = enas("derive", "cli", "--samples", 3, runs_dir=runs).stdout
+    assert "best of derive" in out
+    best = (store.path / "best.txt").read_text().strip()
+    out = enas("train", "cli", "--epochs", 1, runs_dir=runs).stdout
+    assert f"final {best}: validation" in out
+    assert json.loads((store.path / "final.json").read_text())["arch"] == best
+    shown = enas("show", "c3 c5:1 mp:01", runs_dir=runs).stdout
+    assert "node 1: conv5x5     + skips from nodes [0]" in shown and "parameters" in shown
+    (tmp_path / "a.json").write_text(json.dumps({"ops": ["conv1x1"], "skips": [[]]}))
+    assert "architecture  c1" in enas("show", tmp_path / "a.json", runs_dir=runs).stdout
+    assert "cli" in enas("list", runs_dir=runs).stdout
+    assert "best" in enas("show", "cli", runs_dir=runs).stdout
+
+
+def test_train_a_given_architecture_from_scratch(tmp_path):
+    runs = tmp_path / "runs"
+    enas("search", "--preset", "quick", "--name", "s", *flags(epochs=1), runs_dir=runs)
+    out = enas("train", "s", "--arch", "c3 mp:1 c1:01", "--mode", "scratch", "--epochs", 1, runs_dir=runs).stdout
+    assert "final c3 mp:1 c1:01" in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["search", "--nodes", "0"], "error: field 'nodes': value 0 is out of range; allowed: 1 to 32"),
+    (["search", "--sampling", "often"], "allowed: per-batch, per-epoch"),
+    (["search", "--dataset", "folder:/no/such/folder"], "/no/such/folder"),
+    (["search", "--name", "../escape"], "run name '../escape' is not allowed"),
+    (["search", "--config", "missing.json"], "--config missing.json: no such file"),
+    (["derive", "nothing"], "no run at"),
+    (["show", "c3 c9:1"], "unknown op 'c9'"),
+    (["show", "nope.json"], "nope.json: no such architecture file"),
+])
+def test_bad_input_gives_one_clear_line(tmp_path, capsys, args, message):
+    assert main(["--runs-dir", str(tmp_path / "runs"), *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())  # nothing half-made
+
+
+def test_a_bad_flag_in_a_real_process_is_one_line_without_traceback(tmp_path):
+    proc = enas("search", "--batch-size", "1", runs_dir=tmp_path / "runs", check=False)
+    assert proc.returncode == 2
+    assert proc.stderr == "error: field 'batch_size': value 1 is out of range; allowed: 2 to 4096\n"
+
+
+def test_resume_refuses_new_settings(tmp_path, capsys):
+    assert main(["--runs-dir", str(tmp_path), "search", "--resume", "r", "--epochs", "5"]) == 2
+    assert "drop --epochs" in capsys.readouterr().err
