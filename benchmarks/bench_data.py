@@ -9,7 +9,8 @@ Measures
    (`../shared/data/cifar10-jpeg/train`, or --folder PATH) the first time (decoding, into a fresh cache
    folder) and the second time (from the disk cache).
 
-Run:  python benchmarks/bench_data.py [--device cpu|cuda] [--batch 128] [--folder PATH] [--json OUT]
+Run:  python benchmarks/bench_data.py [--device cpu|cuda] [--batch 128] [--threads N] [--folder PATH]
+                                      [--skip-folder] [--json OUT]
 Prints one line per figure; --json also writes them as a JSON object.
 """
 from __future__ import annotations
@@ -118,12 +119,16 @@ def main(argv=None):
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--folder", default=str(DEFAULT_FOLDER))
     p.add_argument("--skip-folder", action="store_true", help="skip the 50,000-image folder load times")
+    p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
     p.add_argument("--json", help="also write the figures to this JSON file")
     a = p.parse_args(argv)
+    if a.threads:
+        torch.set_num_threads(a.threads)
     device = torch.device(a.device)
     out = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "device": str(device),
            "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-           "torch": torch.__version__, "threads": torch.get_num_threads(), "batch": a.batch}
+           "torch": torch.__version__, "threads": torch.get_num_threads(), "batch": a.batch,
+           "load_average_1min_at_start": os.getloadavg()[0]}
     bench_loading(None if a.skip_folder else a.folder, out)
     d = load_dataset("shapes")  # 10,000 train / 2,000 val images of 32x32
     bench_pipeline(d, device, a.batch, out)
