@@ -716,28 +716,61 @@ def _run_chunks(work, starts, workers, n, chunk, bar, fails):
                 bar.update(min(chunk, n - s))
 
 
-def _save_cache(path: str, obj: dict, notes: list):
+def _save_cache(path: str, obj: dict, notes: list, stale: list):
+    """Write atomically (temp file, then rename); then remove `stale` (older caches of the same folder)."""
     tmp = f"{path}.{os.getpid()}.tmp"
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         torch.save(obj, tmp)
         os.replace(tmp, path)
-    except OSError as e:
+    except Exception as e:  # noqa: BLE001 - no cache is slower, not wrong
         notes.append(f"could not write the decode cache {path} ({e}); the next start decodes again")
         try:
             os.remove(tmp)
         except OSError:
             pass
+        return
+    for f in stale:
+        try:
+            os.remove(f)
+        except OSError:
+            pass
 
 
-def _load_cache(path: str):
+def _load_cache(path: str | None, files: dict, total: int):
+    """The cached decode, or None when missing, unreadable or not matching the file list."""
+    if path is None:
+        return None
     try:
         obj = torch.load(path, weights_only=True, map_location="cpu")
-        if obj.get("version") != CACHE_VERSION:
+        if obj.get("version") != CACHE_VERSION or set(obj["splits"]) != set(files):
+            return None
+        n = sum(int(v["images"].shape[0]) for v in obj["splits"].values())
+        for v in obj["splits"].values():
+            Split(v["images"], v["labels"])  # types and shapes
+        if n + len(obj["failed_files"]) != total or len(obj["failed_files"]) != len(obj["failed_reasons"]):
             return None
         return obj
     except Exception:  # noqa: BLE001 - a missing or bad cache file just means decoding again
         return None
+
+
+def _cache_paths(data_dir, root: str, image_size: int, key: str):
+    """(the cache file to use, an existing file with this key if any, older caches of this folder and size).
+    Files are named folder-<hash of the folder's path>-s<size>-<key>.pt: the key alone finds a moved folder's
+    cache; the path hash finds the stale caches of a folder whose files changed."""
+    cache = os.path.join(_root(data_dir), "cache")
+    where = hashlib.sha256(root.encode()).hexdigest()[:8]
+    path = os.path.join(cache, f"folder-{where}-s{image_size}-{key}.pt")
+    try:
+        names = os.listdir(cache)
+    except OSError:
+        names = []
+    hit = path if os.path.basename(path) in names else next(
+        (os.path.join(cache, n) for n in names if n.startswith("folder-") and n.endswith(f"-{key}.pt")), None)
+    stale = [os.path.join(cache, n) for n in names
+             if n.startswith(f"folder-{where}-s{image_size}-") and n.endswith(".pt") and not n.endswith(f"-{key}.pt")]
+    return path, hit, stale
 
 
 def _memory_check(n: int, size: int, where: str):
@@ -766,10 +799,11 @@ def _load_folder(path, data_dir, image_size, val_size, test_size, train_subset, 
     total = sum(len(v) for v in files.values())
     _memory_check(total, image_size, f"folder {root}")
     key = _cache_key(classes, files, image_size)
-    cache_path = os.path.join(_root(data_dir), "cache", f"folder-{key}.pt")
+    cache_path, hit, stale = _cache_paths(data_dir, root, image_size, key)
     t0 = time.time()
-    cached = _load_cache(cache_path)
+    cached = _load_cache(hit, files, total)
     if cached is not None:
+        cache_path = hit
         decoded = cached["splits"]
         failed = dict(zip(cached["failed_files"], cached["failed_reasons"]))
         notes.append(f"loaded {total - len(failed):,} decoded images from the cache {cache_path} in "
@@ -783,7 +817,8 @@ def _load_folder(path, data_dir, image_size, val_size, test_size, train_subset, 
             decoded[split] = {"images": imgs[ok].contiguous(), "labels": labels[ok].contiguous()}
             failed.update(bad)
         _save_cache(cache_path, {"version": CACHE_VERSION, "root": root, "classes": classes, "splits": decoded,
-                                 "failed_files": list(failed), "failed_reasons": list(failed.values())}, notes)
+                                 "failed_files": list(failed), "failed_reasons": list(failed.values())}, notes,
+                    stale)
         notes.append(f"decoded {total - len(failed):,} images from {root} in {time.time() - t0:.1f} s "
                      f"(cached in {cache_path})")
     if failed:

@@ -84,6 +84,7 @@ class DeviceData:
         """Yield (x, y) over a shuffled pass; x float32 [B,3,H,W] normalised (augmented if augment).
         With drop_last a split smaller than one batch is an error (it would yield nothing)."""
         batch_size = _check_batch(batch_size)
+        _check_generator(generator)
         n = len(self)
         if drop_last and n < batch_size:
             raise DataError(f"batch size {batch_size} is larger than the split ({n} images); use a smaller "
@@ -97,6 +98,7 @@ class DeviceData:
         """One random minibatch, without repeats when batch_size <= len (used for the controller's reward on
         validation). Augmented only if this DeviceData was made with augment=True."""
         batch_size = _check_batch(batch_size)
+        _check_generator(generator)
         n = len(self)
         if n == 0:
             raise DataError("cannot draw a batch from an empty split")
@@ -119,3 +121,9 @@ def _check_batch(batch_size) -> int:
     if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
         raise DataError(f"batch size must be a whole number >= 1, got {batch_size!r}")
     return int(batch_size)
+
+
+def _check_generator(generator):
+    if not isinstance(generator, torch.Generator) or generator.device.type != "cpu":
+        raise TypeError(f"generator must be a CPU torch.Generator (all randomness comes from it, for exact "
+                        f"resumes), got {generator!r}")

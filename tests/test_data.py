@@ -318,11 +318,16 @@ def test_folder_cache_hit_miss_and_repair(tmp_path, cache_dir):
     # another image size: another key
     d3 = load_dataset(f"folder:{root}", data_dir=cache_dir, image_size=8)
     assert d3.image_size == 8 and any(n.startswith("decoded") for n in d3.notes)
-    # a changed file: a new key, decoded again
+    assert len(list(Path(cache_dir, "cache").glob("folder-*.pt"))) == 2  # one per image size
+    # a changed file: a new key, decoded again; the stale cache of the same folder and size is removed
     noise_image(np.random.default_rng(9)).save(root / "a" / "000.png")
     os.utime(root / "a" / "000.png", ns=(1, 1))
     d4 = load_dataset(f"folder:{root}", data_dir=cache_dir)
     assert any(n.startswith("decoded") for n in d4.notes)
+    assert not torch.equal(torch.cat([d4.train.images, d4.val.images, d4.test.images]).sort(0).values,
+                           torch.cat([d1.train.images, d1.val.images, d1.test.images]).sort(0).values)
+    now = sorted(Path(cache_dir, "cache").glob("folder-*.pt"))
+    assert len(now) == 2 and files[0] not in now
     # a damaged cache file is ignored and rewritten
     for f in Path(cache_dir, "cache").glob("folder-*.pt"):
         f.write_bytes(b"garbage")
@@ -330,6 +335,11 @@ def test_folder_cache_hit_miss_and_repair(tmp_path, cache_dir):
     assert any(n.startswith("decoded") for n in d5.notes)
     assert torch.equal(d5.train.images, d4.train.images)
     assert any("from the cache" in n for n in load_dataset(f"folder:{root}", data_dir=cache_dir).notes)
+    # a moved folder (same files, sizes and mtimes) finds its cache by the key
+    moved = tmp_path / "moved"
+    root.rename(moved)
+    d6 = load_dataset(f"folder:{moved}", data_dir=cache_dir)
+    assert any("from the cache" in n for n in d6.notes) and torch.equal(d6.val.images, d5.val.images)
 
 
 def test_folder_cache_unwritable_is_a_note(tmp_path):

@@ -176,6 +176,11 @@ def test_bad_arguments_are_clear():
     with pytest.raises(DataError, match="empty"):
         empty.random_batch(4, gen(0))
     assert list(empty.batches(4)) == []
+    for g in (None, 3):
+        with pytest.raises(TypeError, match="CPU torch.Generator"):
+            next(dd.epoch(4, g))
+        with pytest.raises(TypeError, match="CPU torch.Generator"):
+            dd.random_batch(4, g)
     with pytest.raises(ValueError, match="std"):
         DeviceData(make_split(4), MEAN, (0.1, 0.0, 0.1))
 
