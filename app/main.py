@@ -37,7 +37,10 @@ def main():
     with view_tab:
         st.selectbox("Run", names, key="view", format_func=label,
                      help="searches running in this app first, then the runs on disk, newest first")
-        views.run_view(registry, st.session_state.view, names)
+        try:
+            views.run_view(registry, st.session_state.view, names)
+        except ValueError as e:  # StoreError, ConfigError: a run folder that cannot be read
+            st.error(f"cannot open run {st.session_state.view}: {e}", icon=":material/error:")
     with runs_tab:
         st.caption(f"Runs in {registry.runs_dir}. Choose one in the Run tab to open it; an interrupted run can "
                    "be resumed there.")

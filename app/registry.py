@@ -94,7 +94,8 @@ class Registry:
     def _launch(self, entry: Entry, phases, job: str, resume: bool = False):
         from enas.search import Control
         entry.control, entry.job = Control(), job
-        entry.live({"kind": "status", "status": "starting", "message": f"starting {job}", "t": time.time()})
+        entry.live({"kind": "status", "status": "starting", "t": time.time(),
+                    "message": f"starting {job}: loading the data, building the model"})
         entry.thread = threading.Thread(target=self._work, args=(entry, phases, resume), daemon=True,
                                         name=f"enas-{entry.name}")
         entry.thread.start()

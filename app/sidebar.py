@@ -25,8 +25,6 @@ def _key(name: str) -> str:
 def _shown(name: str, value):
     """A config value as its widget holds it."""
     spec = SPECS[name]
-    if name == "dataset":
-        return value
     if spec.type is tuple:
         return list(value)
     if spec.optional or spec.type is float:
@@ -38,7 +36,8 @@ def load_preset():
     """Set every field's widget to the chosen preset's values (a widget callback)."""
     config = Config.from_dict({}, preset=st.session_state.cfg_preset)
     for name in SPECS:
-        st.session_state[_key(name)] = _shown(name, getattr(config, name))
+        if name != "dataset":
+            st.session_state[_key(name)] = _shown(name, getattr(config, name))
     kind, _, path = config.dataset.partition(":")
     st.session_state.cfg_dataset_kind = kind if kind in DATASETS else "shapes"
     st.session_state.cfg_folder = path
@@ -92,13 +91,12 @@ def render(registry):
         name_hole = st.empty()
         full = st.checkbox("then derive and train the best child", key="cfg_full")
         general = st.empty()     # errors that name no field
-        config, error = None, None
+        config = None
         try:
             config = Config.from_dict(values)
         except ConfigError as e:
-            error = str(e)
-            m = FIELD_RE.match(error)
-            (holes[m.group(1)] if m and m.group(1) in holes else general).error(error, icon=":material/error:")
+            m = FIELD_RE.match(str(e))
+            (holes[m.group(1)] if m and m.group(1) in holes else general).error(str(e), icon=":material/error:")
         _space(size_box, values)
         name_error = None
         if run_name.strip():
@@ -113,13 +111,13 @@ def render(registry):
         c1, c2 = st.columns(2)
         phases = ("search", "derive", "final") if full else ("search",)
         name = run_name.strip() or None
-        if c1.button("Start ENAS", type="primary", disabled=not ok, key="start_enas", use_container_width=True):
+        if c1.button("Start ENAS", type="primary", disabled=not ok, key="start_enas", width="stretch"):
             _start(registry, config.replace(controller="enas"), name, phases)
-        if c2.button("Start random", disabled=not ok, key="start_random", use_container_width=True,
+        if c2.button("Start random", disabled=not ok, key="start_random", width="stretch",
                      help="uniform random search on the same settings, for comparison"):
             _start(registry, config.replace(controller="random"), name, phases)
         if st.button("Start both, to compare", disabled=not ok or bool(name), key="start_both",
-                     use_container_width=True, help="an ENAS search and a random search on the same settings"):
+                     width="stretch", help="an ENAS search and a random search on the same settings"):
             first = _start(registry, config.replace(controller="random"), None, phases)
             _start(registry, config.replace(controller="enas"), None, phases, compare=first)
         teach.explain("random", "ENAS or random search?")

@@ -74,9 +74,13 @@ def header(registry, entry):
                 st.code(live.traceback, language="text")
     controls(registry, entry)
     progress(live)
-    for alert in live.alerts()[-3:]:
-        (st.error if alert["level"] == "error" else st.warning if alert["level"] == "warning" else st.info)(
-            alert["message"])
+    alerts = list({(a["level"], a["message"]): a for a in live.alerts()}.values())   # each message once
+    for alert in [a for a in alerts if a["level"] in ("error", "warning")][-3:]:
+        (st.error if alert["level"] == "error" else st.warning)(alert["message"])
+    notes = [a["message"] for a in alerts if a["level"] not in ("error", "warning")]
+    if notes:
+        with st.expander(f"Notes from the engine ({len(notes)})", icon=":material/info:"):
+            st.markdown("\n".join(f"- {n}" for n in notes))
 
 
 def controls(registry, entry):
@@ -118,22 +122,18 @@ def progress(live):
 # --- live: graph, policy, curves ------------------------------------------------------------------
 def live_view(registry, entry, others: list):
     live = entry.live
-    left, right = st.columns([3, 2])
-    with left:
-        st.markdown("**The controller's current sample**")
-        arch = live.arch()
-        if arch is None:
-            st.info("No architecture sampled yet: the first appears after the first training step.")
-        else:
-            a = Architecture.parse(arch)
-            st.graphviz_chart(draw.to_dot(a, ops=entry.config.ops))
-            st.code(arch, language="text")
-        teach.explain("sample", "What does the controller sample?")
-    with right:
-        policy_view(live)
-    compare = [n for n in st.session_state.get("compare", []) if n in others]
-    st.multiselect("Overlay the curves of other runs", [n for n in others if n != entry.name], default=compare,
-                   key="compare", format_func=lambda n: n)
+    st.markdown("**The controller's current sample**")
+    arch = live.arch()
+    if arch is None:
+        st.info("No architecture sampled yet: the first appears after the first training step.")
+    else:
+        st.graphviz_chart(draw.to_dot(Architecture.parse(arch), ops=entry.config.ops), width="stretch")
+        st.code(arch, language="text")
+    teach.explain("sample", "What does the controller sample?")
+    policy_view(live)
+    options = [n for n in others if n != entry.name]
+    st.session_state.compare = [n for n in st.session_state.get("compare", []) if n in options]
+    st.multiselect("Overlay the curves of other runs", options, key="compare")
     runs = [(run_label(entry.name, entry.config.controller), live.series())]
     for other in st.session_state.get("compare", []):
         try:
@@ -142,31 +142,33 @@ def live_view(registry, entry, others: list):
             st.warning(f"cannot overlay {other}: {err}")
             continue
         runs.append((e.label, e.live.series()))
-    cols = st.columns(2)
     for k, (title, xtitle, lines) in enumerate(charts.SEARCH_CHARTS):
+        if k % 2 == 0:
+            cols = st.columns(2)
         with cols[k % 2]:
             st.plotly_chart(charts.curves(title, xtitle, lines, runs), key=f"curve_{k}")
-            if k == 1:
-                teach.explain("shared", "Why are the weights shared?")
-            if k == 2:
-                teach.explain("reward", "What are the reward and the baseline?")
+    left, right = st.columns(2)
+    with left:
+        teach.explain("shared", "Why are the weights shared?")
+    with right:
+        teach.explain("reward", "What are the reward and the baseline?")
 
 
 def policy_view(live):
+    st.markdown("**The controller's policy**")
     policies = live.policies()
     if not policies:
         st.info("The controller's policy is shown after the first epoch.")
-        teach.explain("policy", "What is the policy?")
-        return
-    k = len(policies) - 1
-    if len(policies) > 1:
-        k = st.slider("policy after epoch", 0, len(policies) - 1, len(policies) - 1, key="policy_at",
-                      format="snapshot %d")
-    pol = policies[k]
-    st.caption(f"after epoch {pol['epoch'] + 1}")
-    st.plotly_chart(charts.op_heatmap(pol), key="op_heat")
-    if len(pol["skip_probs"]) > 1:
-        st.plotly_chart(charts.skip_heatmap(pol), key="skip_heat")
+    else:
+        k = len(policies) - 1
+        if len(policies) > 1:
+            k = st.slider("policy snapshot", 0, len(policies) - 1, len(policies) - 1, key="policy_at")
+        pol = policies[k]
+        st.caption(f"after epoch {pol['epoch'] + 1}")
+        left, right = st.columns(2)
+        left.plotly_chart(charts.op_heatmap(pol), key="op_heat")
+        if len(pol["skip_probs"]) > 1:
+            right.plotly_chart(charts.skip_heatmap(pol), key="skip_heat")
     teach.explain("policy", "What is the policy?")
 
 
@@ -201,9 +203,15 @@ def history_view(entry):
               on_click=choose, args=(ns[min(pos + 1, len(ns) - 1)],))
     c3.button("Latest", key="hist_last", on_click=choose, args=(None,), help="follow the newest sample")
     if len(ns) > 1:
-        ss[pos_key] = pos
-        c4.slider("sample", 0, len(ns) - 1, key=pos_key, label_visibility="collapsed",
-                  on_change=lambda: choose(ns[ss[pos_key]]))
+        shown_key = f"shown_{entry.name}"
+
+        def moved():  # only a move by the user, read against the history as it is now
+            fresh = live.history()
+            if ss[pos_key] != ss.get(shown_key) and fresh:
+                choose(fresh[min(ss[pos_key], len(fresh) - 1)]["n"])
+
+        ss[pos_key] = ss[shown_key] = pos
+        c4.slider("sample", 0, len(ns) - 1, key=pos_key, label_visibility="collapsed", on_change=moved)
     if live.samples_seen() > len(ns):
         st.caption(f"showing {len(ns):,} of {live.samples_seen():,} samples, evenly spaced; the full record is "
                    "in the run folder")

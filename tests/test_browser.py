@@ -1,0 +1,100 @@
+"""End to end in a real browser: serve the app, start a tiny search, see its graph and curves, step back
+through the history, save a screenshot. Needs Debian's chromium (`.ci/run` installs it)."""
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+TINY = {"nodes": 2, "channels": 8, "epochs": 2, "batch size": 32, "train subset": 256, "val size": 128,
+        "steps per epoch": 4, "controller steps": 2, "controller children": 2}
+EXPANDERS = ("Child training", "Controller", "Data")
+SLOW = 120_000  # ms: the machine may be busy
+
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                                                      reason=f"{CHROMIUM} is absent (apt-get install chromium)")]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path):
+    port = free_port()
+    env = {**os.environ, "ENAS_RUNS_DIR": str(tmp_path / "runs")}
+    log = open(tmp_path / "server.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "main.py"),
+                             "--server.headless", "true", "--server.port", str(port),
+                             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        end = time.monotonic() + 60
+        while True:
+            try:
+                if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > end:
+                raise AssertionError("the server did not start:\n" + (tmp_path / "server.log").read_text())
+            time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def test_start_a_search_and_look_back_at_an_earlier_architecture(server, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1600})
+            page.set_default_timeout(SLOW)
+            page.goto(server)
+            sidebar = page.get_by_test_id("stSidebar")
+            start = sidebar.get_by_role("button", name="Start ENAS")
+            expect(start).to_be_enabled()
+            for title in EXPANDERS:
+                sidebar.get_by_text(title, exact=True).click()
+            for label, value in TINY.items():
+                box = sidebar.get_by_label(label, exact=True)
+                box.fill(str(value))
+                box.press("Enter")
+                expect(box).to_have_value(str(value))
+            expect(sidebar.get_by_text("Search space: 50 architectures")).to_be_visible()  # 5^2 x 2^1
+            page.wait_for_timeout(500)
+            start.click()
+
+            graph = page.get_by_test_id("stGraphVizChart").first.locator("svg")
+            expect(graph).to_be_visible()
+            expect(graph).to_contain_text("node 1")
+            expect(page.locator(".js-plotly-plot").first).to_be_visible()
+            expect(page.get_by_text("finished", exact=True)).to_be_visible()
+            assert page.locator(".js-plotly-plot").count() >= 6
+
+            page.get_by_role("tab", name="Architectures").click()
+            expect(page.get_by_text("Sample 7", exact=False)).to_be_visible()   # 2 epochs x 2 steps x 2
+            page.get_by_role("button", name="Previous").click()
+            expect(page.get_by_text("Sample 6", exact=False)).to_be_visible()
+            page.screenshot(path=str(tmp_path / "app.png"))
+        finally:
+            browser.close()
+    assert (tmp_path / "app.png").stat().st_size > 10_000
