@@ -7,10 +7,12 @@ Measures
    32 channels, the architecture `c3 c5:1 c1:01 mp:011 ap:0001 c3:10100`), same batch size and device;
 3. loading: the built-in shapes dataset (generation), and the 50,000-image JPEG folder
    (`../shared/data/cifar10-jpeg/train`, or --folder PATH) the first time (decoding, into a fresh cache
-   folder) and the second time (from the disk cache).
+   folder) and the second time (from the disk cache);
+4. with --learn EPOCHS: small children trained on shapes (1x1 convs vs 3x3 vs 5x5 vs pooling only), to show
+   it is learnable in about a minute on a CPU and that architectures differ on it.
 
 Run:  python benchmarks/bench_data.py [--device cpu|cuda] [--batch 128] [--threads N] [--folder PATH]
-                                      [--skip-folder] [--json OUT]
+                                      [--skip-folder] [--learn EPOCHS] [--json OUT]
 Prints one line per figure; --json also writes them as a JSON object.
 """
 from __future__ import annotations
@@ -113,6 +115,47 @@ def bench_loading(folder, out):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+LEARN_ARCHS = ("c1 c1:0 c1:00", "c3 c3:0 c3:00", "c5 c5:0 c5:00", "mp ap:0 mp:00")
+
+
+def bench_learn(device, epochs, out, channels=16):
+    """Is `shapes` learnable on a CPU, and do architectures differ on it? Trains a few 3-node children
+    (ChildNet, no skips) for `epochs` epochs each on the shapes train split through the augmenting
+    pipeline, and reports test accuracy and seconds."""
+    from enas.model import ChildNet
+    from enas.space import Architecture
+
+    d = load_dataset("shapes")
+    train = DeviceData(d.train, d.mean, d.std, device, augment=True)
+    test = DeviceData(d.test, d.mean, d.std, device)
+    for text in LEARN_ARCHS:
+        torch.manual_seed(0)
+        net = ChildNet(Architecture.parse(text), channels=channels, classes=len(d.classes)).to(device)
+        steps = epochs * train.num_batches(128)
+        opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-4)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, 0.1, total_steps=steps)
+        g = torch.Generator().manual_seed(0)
+        t = time.perf_counter()
+        for _ in range(epochs):
+            net.train()
+            for x, y in train.epoch(128, g):
+                loss = torch.nn.functional.cross_entropy(net(x), y)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+        net.eval()
+        correct = 0
+        with torch.no_grad():
+            for x, y in test.batches(500):
+                correct += int((net(x).argmax(1) == y).sum())
+        key = "learn_" + text.replace(" ", "_").replace(":", "")
+        out[key + "_test_acc_pct"] = 100 * correct / len(test)
+        out[key + "_s"] = time.perf_counter() - t
+        print(f"  {text:16s} {epochs} epochs: test accuracy {out[key + '_test_acc_pct']:.1f}% "
+              f"in {out[key + '_s']:.0f} s", flush=True)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -120,6 +163,8 @@ def main(argv=None):
     p.add_argument("--folder", default=str(DEFAULT_FOLDER))
     p.add_argument("--skip-folder", action="store_true", help="skip the 50,000-image folder load times")
     p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
+    p.add_argument("--learn", type=int, default=0, metavar="EPOCHS",
+                   help="also train small children on shapes for EPOCHS epochs each (learnability)")
     p.add_argument("--json", help="also write the figures to this JSON file")
     a = p.parse_args(argv)
     if a.threads:
@@ -132,6 +177,8 @@ def main(argv=None):
     bench_loading(None if a.skip_folder else a.folder, out)
     d = load_dataset("shapes")  # 10,000 train / 2,000 val images of 32x32
     bench_pipeline(d, device, a.batch, out)
+    if a.learn:
+        bench_learn(device, a.learn, out)
     for k, v in out.items():
         print(f"{k:38s} {v:,.2f}" if isinstance(v, float) else f"{k:38s} {v}")
     if a.json:
