@@ -6,7 +6,8 @@ int64 labels), the class names, the per-channel mean/std of the training split a
 
 Sources
 - `cifar10`: torchvision's CIFAR10 in `<data_dir>` (default `ENAS_DATA_DIR` or `~/.cache/enas/data`), downloaded
-  there if missing and `download=True`. A `cifar-10-python.tar.gz` copied into that folder by hand is used
+  there if missing and `download=True` (torchvision's progress bar; a 30 s socket timeout, so an offline
+  machine fails fast with a `DataError` naming the folder, the URL and the alternatives). A `cifar-10-python.tar.gz` copied into that folder by hand is used
   without any network. Validation is carved from the 50,000 training images (default 5,000); the test split
   is CIFAR-10's own 10,000 test images.
 - `folder:PATH`: `PATH/<class>/*.jpg|png|...` or `PATH/train/<class>/...` with optional `PATH/val/` (or
@@ -20,7 +21,7 @@ Sources
 - `auto`: `cifar10` if it is on disk or downloadable, else `shapes` with a note saying so.
 
 Sizes (`val_size`, `test_size`): an int or float >= 1 is a count of images, a float in (0, 1) a fraction of
-the images available for carving. They apply to splits carved from the training images only; where a source
+the images available for carving (at least one image). They apply to splits carved from the training images only; where a source
 has its own split (CIFAR-10's test set, a folder's val/ or test/), that split is used as it is and a given
 size is ignored with a note. Carving is stratified by class and fixed by `seed`; `train_subset` then keeps
 that many training images (also stratified, fixed by `seed`). Problems raise `DataError` with a message that
@@ -126,8 +127,10 @@ def cifar10_on_disk(data_dir: str | None = None) -> bool:
 
 
 def available_sources(data_dir=None) -> dict:
-    """What the app can offer: {"cifar10": on disk?, "shapes": True, "data_dir": the folder looked in}."""
-    return {"cifar10": cifar10_on_disk(data_dir), "shapes": True, "data_dir": _root(data_dir)}
+    """What the app can offer without a download: {"cifar10": on disk in `data_dir` (default
+    `data_dir_default()`)?, "shapes": True}. Every value is a bool; `folder:PATH` needs a path, so it is not
+    listed."""
+    return {"cifar10": cifar10_on_disk(data_dir), "shapes": True}
 
 
 def load_dataset(source: str, *, data_dir: str | None = None, image_size: int = 32,
@@ -212,7 +215,9 @@ def _resolve_size(name, v, default, n) -> int:
         v = default
     if v >= 1:
         return int(v)
-    return int(round(float(v) * n))
+    if v == 0:
+        return 0
+    return max(1, int(round(float(v) * n)))  # a positive fraction gives at least one image
 
 
 def _stratified_order(labels: torch.Tensor, seed: int, salt: int) -> torch.Tensor:
@@ -396,6 +401,7 @@ def _load_cifar10(data_dir, image_size, val_size, test_size, train_subset, seed,
         raise DataError(f"CIFAR-10: cannot read the files in {base} ({type(e).__name__}: {e}); delete the "
                         f"folder and download again. " + _cifar_where(root)) from e
     classes = list(tr.classes)
+    notes.append(f"CIFAR-10 from {base}")
 
     def to_tensors(ds):
         x = torch.from_numpy(np.ascontiguousarray(ds.data)).permute(0, 3, 1, 2).contiguous()

@@ -299,6 +299,12 @@ def test_folder_structure_errors(tmp_path, cache_dir):
         load_dataset(f"folder:{splits}", data_dir=cache_dir)
 
 
+def test_small_folder_fractions_give_at_least_one_image(tmp_path, cache_dir):
+    root = make_folder(tmp_path / "small", per_class=3, classes=("a", "b"))
+    d = load_dataset(f"folder:{root}", data_dir=cache_dir)  # 10% of 6 rounds to 1, not 0
+    assert (len(d.train), len(d.val), len(d.test)) == (4, 1, 1)
+
+
 def test_folder_too_small_for_the_split(tmp_path, cache_dir):
     root = make_folder(tmp_path / "small", per_class=1, classes=("a", "b"))
     with pytest.raises(DataError, match="too few|no training images left"):
@@ -473,7 +479,7 @@ def test_cifar10_from_disk_real_format(tmp_path, fake_md5s):
 
 
 def test_cifar10_not_on_disk_no_download(tmp_path):
-    assert available_sources(tmp_path) == {"cifar10": False, "shapes": True, "data_dir": str(tmp_path)}
+    assert available_sources(tmp_path) == {"cifar10": False, "shapes": True}
     with pytest.raises(DataError) as e:
         load_dataset("cifar10", data_dir=str(tmp_path), download=False)
     msg = str(e.value)
