@@ -413,7 +413,7 @@ def _load_cifar10(data_dir, image_size, val_size, test_size, train_subset, seed,
         notes.append(f"CIFAR-10 images resized from 32x32 to {image_size}x{image_size}")
     n_val = _resolve_size("val_size", val_size, 5000, len(y))
     if test_size:
-        notes.append(f"test_size={test_size} ignored: CIFAR-10 has its own test split (10,000 images)")
+        notes.append(f"test_size={test_size} ignored: CIFAR-10 has its own test split ({len(yt):,} images)")
     tri, vai, _ = _carve(y, n_val, 0, seed, classes, "CIFAR-10")
     return _finish("cifar10", classes, _take(x, y, tri), _take(x, y, vai), Split(xt, yt), train_subset, seed,
                    notes)
@@ -425,14 +425,16 @@ def _download_error(e: Exception, root: str, archive: str) -> str:
     if isinstance(e, RuntimeError) and "corrupted" in str(e) and os.path.isfile(archive):
         return (f"CIFAR-10: the downloaded archive {archive} is truncated or corrupted (checksum mismatch, "
                 f"{os.path.getsize(archive):,} bytes); delete it and try again. " + _cifar_where(root))
-    if isinstance(e, (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError)) or (
-            isinstance(e, OSError) and not isinstance(e, (EOFError,))):
+    if isinstance(e, (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError)):
         reason = getattr(e, "reason", e)
         return (f"CIFAR-10 is not on disk and could not be downloaded from {CIFAR10_URL} (offline? {reason}). "
                 + _cifar_where(root))
     if isinstance(e, (EOFError, tarfile.TarError)):
         return (f"CIFAR-10: the archive {archive} could not be extracted ({type(e).__name__}: {e}); it is "
                 f"truncated or corrupted: delete it and try again. " + _cifar_where(root))
+    if isinstance(e, OSError):
+        return (f"CIFAR-10 could not be downloaded into {root} ({type(e).__name__}: {e}). "
+                + _cifar_where(root))
     return f"CIFAR-10: download failed ({type(e).__name__}: {e}). " + _cifar_where(root)
 
 

@@ -496,6 +496,20 @@ def test_cifar10_offline_is_a_clear_error(tmp_path, fake_net):
     assert str(tmp_path / "d") in msg and D.CIFAR10_URL in msg and "folder:PATH" in msg and "'shapes'" in msg
 
 
+def test_cifar10_download_disk_error(tmp_path, fake_net, monkeypatch):
+    import torchvision.datasets.utils as tvu
+
+    fake_net(b"x" * 100)
+
+    def full(*a, **k):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(tvu, "_urlretrieve", full)
+    with pytest.raises(DataError) as e:
+        load_dataset("cifar10", data_dir=str(tmp_path))
+    assert "No space left on device" in str(e.value) and "offline" not in str(e.value)
+    assert str(tmp_path) in str(e.value)
+
+
 def test_cifar10_truncated_download(tmp_path, fake_net, fake_md5s):
     src = tmp_path / "src"
     fake_md5s(write_fake_cifar(src, n=20))
