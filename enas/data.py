@@ -565,8 +565,14 @@ def _to_rgb_array(im, size: int) -> np.ndarray:
     """A PIL image in any mode -> uint8 [size,size,3]."""
     from PIL import Image
 
+    from PIL import ImageOps
+
     if im.format == "JPEG" and (im.width > 2 * size or im.height > 2 * size):
-        im.draft("RGB", (size, size))  # decode a JPEG at a reduced scale: much faster for big photos
+        im.draft(im.mode, (size, size))  # decode a JPEG at a reduced scale: much faster for big photos
+    try:
+        im = ImageOps.exif_transpose(im)  # photos taken sideways: as they are shown
+    except Exception:  # noqa: BLE001 - a broken EXIF block: keep the pixels as stored
+        pass
     mode = im.mode
     if mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):  # 16-bit or float grey: scale to 8 bits
         a = np.asarray(im, dtype=np.float64)
@@ -631,12 +637,12 @@ def _decode_jpegs(datas: list, size: int) -> list:
         return [None] * len(datas)
     ts = [torch.frombuffer(bytearray(d), dtype=torch.uint8) for d in datas]
     try:
-        out = _tv_decode(ts, mode=_tv_rgb)
+        out = _tv_decode(ts, mode=_tv_rgb, apply_exif_orientation=True)
     except Exception:  # noqa: BLE001 - one bad file fails the batch: decode one by one
         out = []
         for t in ts:
             try:
-                out.append(_tv_decode(t, mode=_tv_rgb))
+                out.append(_tv_decode(t, mode=_tv_rgb, apply_exif_orientation=True))
             except Exception:  # noqa: BLE001
                 out.append(None)
     return [o if o is not None and o.shape == (3, size, size) else None for o in out]

@@ -241,6 +241,31 @@ def test_folder_any_size_and_mode(tmp_path, cache_dir):
     assert not any("skipped" in n for n in d.notes)
 
 
+def test_folder_big_photos_and_exif_orientation(tmp_path, cache_dir):
+    root = tmp_path / "photos"
+    (root / "big").mkdir(parents=True)
+    (root / "turned").mkdir()
+    solid(77, (640, 480), "L").save(root / "big" / "grey.jpg", quality=100)
+    solid((200, 10, 10), (480, 640)).save(root / "big" / "red.jpg", quality=100)
+    a = np.zeros((100, 200, 3), np.uint8)
+    a[:, :100] = (255, 0, 0)  # stored: left red, right blue
+    a[:, 100:] = (0, 0, 255)
+    im = Image.fromarray(a)
+    exif = im.getexif()
+    exif[0x0112] = 6  # shown rotated 90 degrees clockwise: red on top, blue at the bottom
+    im.save(root / "turned" / "side.jpg", exif=exif, quality=100)
+    small = Image.fromarray(a).resize((32, 32))  # already the input size: the fast JPEG path
+    small.save(root / "turned" / "small.jpg", exif=exif, quality=100)
+    d = load_dataset(f"folder:{root}", data_dir=cache_dir, val_size=1, test_size=1)
+    images = torch.cat([d.train.images, d.val.images, d.test.images])
+    labels = torch.cat([d.train.labels, d.val.labels, d.test.labels])
+    big = images[labels == 0]
+    assert {tuple(x[:, 16, 16].tolist()) for x in big} == {(77, 77, 77), (200, 10, 10)}
+    for x in images[labels == 1]:
+        top, bottom = x[:, 2, 16].tolist(), x[:, 29, 16].tolist()
+        assert top[0] > 200 and top[2] < 50 and bottom[2] > 200 and bottom[0] < 50, (top, bottom)
+
+
 def test_folder_bad_files_are_skipped_and_reported(tmp_path, cache_dir):
     root = make_folder(tmp_path / "bad", per_class=6, classes=("a", "b"), ext="jpg")
     good = (root / "a" / "000.jpg").read_bytes()
