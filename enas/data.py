@@ -51,7 +51,7 @@ CIFAR10_FILES = ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4",
                  "batches.meta")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm")
 VAL_DIRS = ("val", "valid", "validation")
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # bump when decoding changes (2: EXIF orientation)
 SHAPES_POOL = 14_000
 SHAPES_SEED = 0  # the shapes images are always generated from this seed; `seed` only picks the split
 DOWNLOAD_TIMEOUT_S = 30  # socket timeout while downloading (no hang when offline)
