@@ -130,9 +130,10 @@ def live_view(registry, entry, others: list):
         st.graphviz_chart(draw.to_dot(Architecture.parse(arch), ops=entry.config.ops), width="stretch")
         st.code(arch, language="text")
     teach.explain("sample", "What does the controller sample?")
-    policy_view(live)
     options = [n for n in others if n != entry.name]
-    st.session_state.compare = [n for n in st.session_state.get("compare", []) if n in options]
+    chosen = st.session_state.get("compare", [])
+    if any(n not in options for n in chosen):   # drop runs that are gone (set only then: no race with a click)
+        st.session_state.compare = [n for n in chosen if n in options]
     st.multiselect("Overlay the curves of other runs", options, key="compare")
     runs = [(run_label(entry.name, entry.config.controller), live.series())]
     for other in st.session_state.get("compare", []):
@@ -152,6 +153,7 @@ def live_view(registry, entry, others: list):
         teach.explain("shared", "Why are the weights shared?")
     with right:
         teach.explain("reward", "What are the reward and the baseline?")
+    policy_view(live)
 
 
 def policy_view(live):
@@ -180,7 +182,7 @@ def history_view(entry):
         st.info("No architectures sampled yet: the controller samples after the first epoch's child training.")
         return
     ns = [h["n"] for h in history]
-    sel_key, pos_key = f"sel_{entry.name}", f"pos_{entry.name}"
+    sel_key = f"sel_{entry.name}"
     sel = ss.get(sel_key)
     pos = len(ns) - 1 if sel is None else min(bisect.bisect_left(ns, sel), len(ns) - 1)
     h = history[pos]
@@ -203,15 +205,11 @@ def history_view(entry):
               on_click=choose, args=(ns[min(pos + 1, len(ns) - 1)],))
     c3.button("Latest", key="hist_last", on_click=choose, args=(None,), help="follow the newest sample")
     if len(ns) > 1:
-        shown_key = f"shown_{entry.name}"
-
-        def moved():  # only a move by the user, read against the history as it is now
-            fresh = live.history()
-            if ss[pos_key] != ss.get(shown_key) and fresh:
-                choose(fresh[min(ss[pos_key], len(fresh) - 1)]["n"])
-
-        ss[pos_key] = ss[shown_key] = pos
-        c4.slider("sample", 0, len(ns) - 1, key=pos_key, label_visibility="collapsed", on_change=moved)
+        # a fresh slider whenever the choice changes elsewhere (or, following, a sample arrives): its value is
+        # never set from here, so a redraw racing a user's move cannot undo either
+        key = f"pos_{entry.name}_{sel}_{len(ns) if sel is None else ''}"
+        c4.slider("sample", 0, len(ns) - 1, pos, key=key, label_visibility="collapsed",
+                  on_change=lambda: choose(_n_at(live, ss[key])))
     if live.samples_seen() > len(ns):
         st.caption(f"showing {len(ns):,} of {live.samples_seen():,} samples, evenly spaced; the full record is "
                    "in the run folder")
@@ -219,6 +217,12 @@ def history_view(entry):
     arch_card(entry, Architecture.parse(h["arch"]), prev, h)
     teach.explain("history", "About this history")
     unique_table(live)
+
+
+def _n_at(live, pos: int):
+    """The sample number at position `pos` of the history as it is now."""
+    history = live.history()
+    return history[min(pos, len(history) - 1)]["n"]
 
 
 def arch_card(entry, arch: Architecture, prev, h: dict):
@@ -234,8 +238,8 @@ def arch_card(entry, arch: Architecture, prev, h: dict):
         count = entry.live.count(str(arch))
         derived = entry.live.derive_acc(str(arch))
         rows = {"reward": f"{h['reward']:.4f}", "validation-batch accuracy": f"{h['accuracy']:.4f}",
-                "times sampled": "-" if count is None else str(count),
-                "derive validation accuracy": "-" if derived is None else f"{derived:.4f}",
+                "times sampled": "n/a" if count is None else str(count),
+                "derive validation accuracy": "n/a" if derived is None else f"{derived:.4f}",
                 "parameters": f"{arch.param_count(c.channels, CLASSES):,}",
                 "FLOPs per image": f"{arch.flops(c.channels, c.image_size, CLASSES):,}",
                 "skip connections": str(f["skips"]), "ops on the deepest / shallowest path": f"{f['depth']} / "

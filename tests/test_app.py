@@ -119,7 +119,7 @@ def test_search_graph_charts_history_derive_final_and_reopen(runs):
     assert any(f"**Sample {len(samples) - 1}**" in m.value for m in at.markdown)
     at.button(key="hist_prev").click().run()
     assert any(f"**Sample {len(samples) - 2}**" in m.value for m in at.markdown)
-    at.slider(key=f"pos_{name}").set_value(0).run()
+    next(s for s in at.slider if s.label == "sample").set_value(0).run()
     assert any("**Sample 0**" in m.value for m in at.markdown)
     assert any(samples[0]["arch"] in c.value for c in at.code)
 
