@@ -49,7 +49,7 @@ def reward_scatter(history: list, selected: int | None) -> go.Figure:
     fig = go.Figure(go.Scatter(
         x=[h["n"] for h in history], y=[h["reward"] for h in history], mode="markers", name="sample",
         customdata=[h["n"] for h in history], text=[h["arch"] for h in history],
-        marker=dict(size=7, color=[h["epoch"] or 0 for h in history], colorscale="Viridis", showscale=True,
+        marker=dict(size=7, color=[(h["epoch"] or 0) + 1 for h in history], colorscale="Viridis", showscale=True,
                     colorbar=dict(title="epoch", thickness=10)),
         hovertemplate="sample %{customdata}<br>%{text}<br>reward %{y:.3f}<extra></extra>"))
     chosen = [h for h in history if h["n"] == selected]

@@ -1,5 +1,5 @@
 """End to end in a real browser: serve the app, start a tiny search, see its graph and curves, step back
-through the history, save a screenshot. Needs Debian's chromium (`.ci/run` installs it)."""
+through the history (buttons, and a click on the reward chart), save a screenshot. Needs Debian's chromium (`.ci/run` installs it)."""
 import os
 import socket
 import subprocess
@@ -68,6 +68,7 @@ def test_start_a_search_and_look_back_at_an_earlier_architecture(server, tmp_pat
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1600})
             page.set_default_timeout(SLOW)
+            expect.set_options(timeout=SLOW)
             page.goto(server)
             sidebar = page.get_by_test_id("stSidebar")
             start = sidebar.get_by_role("button", name="Start ENAS")
@@ -94,6 +95,10 @@ def test_start_a_search_and_look_back_at_an_earlier_architecture(server, tmp_pat
             expect(page.get_by_text("Sample 7", exact=False)).to_be_visible()   # 2 epochs x 2 steps x 2
             page.get_by_role("button", name="Previous").click()
             expect(page.get_by_text("Sample 6", exact=False)).to_be_visible()
+            chart = page.get_by_test_id("stPlotlyChart").filter(has_text="Reward of every sampled").first
+            point = chart.locator("g.points path.point").nth(2).bounding_box()   # click sample 2 on the chart
+            page.mouse.click(point["x"] + point["width"] / 2, point["y"] + point["height"] / 2)
+            expect(page.get_by_text("Sample 2 ·", exact=False)).to_be_visible()
             page.screenshot(path=str(tmp_path / "app.png"))
         finally:
             browser.close()
