@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 from app.registry import get_registry  # noqa: E402
 from enas import draw  # noqa: E402
 from enas.space import Architecture  # noqa: E402
+from enas.config import Config  # noqa: E402
 from enas.store import RunStore  # noqa: E402
 
 TINY_INTS = {"nodes": 2, "channels": 8, "batch_size": 32, "steps_per_epoch": 4, "controller_steps": 2,
@@ -164,7 +165,36 @@ def test_pause_stops_the_engine_thread_and_stop_ends_it(runs):
     wait(lambda: not entry.running_here, what="the stop")
     assert entry.live.status == "stopped" and RunStore.open(runs, entry.name).status() == "stopped"
     at.run()
-    assert button(at, "Resume run")                  # a stopped search can be continued
+    button(at, "Resume run").click().run()           # a stopped search continues from its checkpoint
+    entry = registry_of(runs).view(entry.name)
+    wait(lambda: entry.live.status == "running" and entry.live.progress()["step"] > 0, what="the resumed search")
+    assert entry.live.series("child.loss")["child.loss"][0][0] == 1   # with the curves from before the stop
+    registry_of(runs).stop(entry.name)
+    wait(lambda: not entry.running_here, what="the second stop")
+
+
+def test_runs_of_other_processes_are_followed_and_interrupted_ones_resumable(runs):
+    store = RunStore.create(runs, "cli-run", Config.from_dict({"epochs": 3}, preset="quick"))
+    store.set_status("running")                      # this pid is alive: as if a CLI search were writing it
+    store.log("child_step", {"loss": 2.0, "acc": 0.1, "lr": 0.1, "arch": "c3", "images_per_s": 10.0,
+                             "progress": 0.5}, 0, 1)
+    store.commit()
+    registry = registry_of(runs)
+    entry = registry.view("cli-run")
+    assert entry.follow and entry.live.series("child.loss")["child.loss"] == ([1], [2.0])
+    store.log("child_step", {"loss": 1.5, "acc": 0.2, "lr": 0.1, "arch": "c5", "images_per_s": 10.0,
+                             "progress": 1.0}, 0, 2)
+    store.commit()
+    time.sleep(0.6)
+    assert registry.view("cli-run").live.series("child.loss")["child.loss"] == ([1, 2], [2.0, 1.5])
+    at = new_app()
+    assert at.selectbox(key="view").value == "cli-run"
+    assert any("another process" in c.value for c in at.caption) and not any(b.label == "Pause" for b in at.button)
+    store.set_meta(pid=2**22 + 12345)               # its process died: interrupted
+    time.sleep(0.6)
+    assert registry.view("cli-run").live.status == "interrupted"
+    at.run()
+    assert button(at, "Resume run") and dot_sources(at)
 
 
 def test_a_failed_search_shows_its_error(runs, tmp_path):
