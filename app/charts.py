@@ -21,7 +21,8 @@ SEARCH_CHARTS = (
 )
 FINAL_CHARTS = (
     ("Final training loss", "step", [("final.loss", "loss")]),
-    ("Final training: accuracy", "step / epoch", [("final.acc", "training (batch)"), ("final.val_acc", "validation")]),
+    ("Final training accuracy", "step", [("final.acc", "accuracy (minibatch)")]),
+    ("Final validation accuracy", "epoch", [("final.val_acc", "validation")]),
 )
 
 

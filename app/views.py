@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import shutil
 
 import streamlit as st
 
@@ -96,7 +97,7 @@ def controls(registry, entry):
                        args=(registry.stop, name), help="stops within a step; the run can be resumed later")
     elif entry.follow:
         cols[0].caption("another process is running this search; its progress is read from its run folder")
-    elif live.status in ("interrupted", "stopped") and live.phase in (None, "search"):
+    elif live.status in ("interrupted", "stopped", "failed") and live.phase in (None, "search"):
         if cols[0].button("Resume run", key="resume_run", icon=":material/play_arrow:", width="stretch",
                           help="continue from its newest checkpoint"):
             _act(registry.resume, name)
@@ -112,7 +113,7 @@ def progress(live):
         cols[0].metric("Final epoch", f"{p['final_epoch']}/{p['final_epochs']}")
     else:
         cols[0].metric("Epoch", f"{p['epoch']}/{p['epochs']}")
-    cols[1].metric("Step", p["step"])
+    cols[1].metric("Step", p["final_step"] if p["phase"] == "final" else p["step"])
     cols[2].metric("Samples", p["samples"])
     cols[3].metric("Images/s", "-" if p["images_per_s"] is None else f"{p['images_per_s']:,.0f}")
     cols[4].metric("Elapsed", seconds(p["elapsed"]))
@@ -289,7 +290,7 @@ def final_view(registry, entry):
         st.dataframe(ranking[:20], hide_index=True, key="ranking")
     series = live.series("final.loss", "final.acc", "final.val_acc")
     if series["final.loss"][0]:
-        cols = st.columns(2)
+        cols = st.columns(len(charts.FINAL_CHARTS))
         for k, (title, xtitle, lines) in enumerate(charts.FINAL_CHARTS):
             with cols[k]:
                 st.plotly_chart(charts.curves(title, xtitle, lines, [("", series)]), key=f"final_{k}")
@@ -353,10 +354,11 @@ def result_view(entry):
     cols[0].download_button("JSON", arch.to_json() + "\n", "architecture.json", "application/json", key="dl_json")
     cols[1].download_button("String", str(arch) + "\n", "architecture.txt", "text/plain", key="dl_txt")
     cols[2].download_button("DOT", draw.to_dot(arch).source, "architecture.dot", "text/vnd.graphviz", key="dl_dot")
-    try:
-        cols[3].download_button("SVG", draw.to_svg(arch), "architecture.svg", "image/svg+xml", key="dl_svg")
-    except draw.DrawError as e:
-        cols[3].caption(str(e))
+    if shutil.which("dot"):   # made only when clicked
+        cols[3].download_button("SVG", functools.partial(draw.to_svg, arch), "architecture.svg", "image/svg+xml",
+                                key="dl_svg")
+    else:
+        cols[3].caption("SVG needs graphviz's `dot` program (apt-get install graphviz)")
     weights = path / "final.pt"
     if result and weights.is_file():
         cols[4].download_button("Weights", functools.partial(weights.read_bytes), "final.pt",

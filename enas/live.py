@@ -78,7 +78,7 @@ class LiveRun:
         self.last_id = 0                     # last store event id replayed
         self._arch = None
         self._now = {"epoch": 0, "step": 0, "ctrl_step": 0, "progress": 0.0, "images_per_s": None,
-                     "final_epoch": 0, "epochs": config.epochs if config else None,
+                     "final_epoch": 0, "final_step": 0, "epochs": config.epochs if config else None,
                      "final_epochs": config.final_epochs if config else None}
         self._active, self._run_since, self._last_t = 0.0, None, None
         self._phase_mark = None              # (active seconds, fraction) when this phase was first seen running
@@ -157,7 +157,7 @@ class LiveRun:
             for r in self._ranking:
                 self._derive.setdefault(r["arch"], r["val_acc"])
         elif kind == "final_step":
-            now.update(final_epoch=ev["epoch"], progress=ev.get("progress", 0.0))
+            now.update(final_epoch=ev["epoch"], final_step=ev["step"], progress=ev.get("progress", 0.0))
         elif kind == "final_epoch":
             now.update(final_epoch=ev["epoch"] + 1, progress=0.0, final_epochs=ev.get("epochs", now["final_epochs"]))
         elif kind == "final_result":

@@ -1,5 +1,6 @@
 """End to end in a real browser: serve the app, start a tiny search, see its graph and curves, step back
-through the history (buttons, and a click on the reward chart), save a screenshot. Needs Debian's chromium (`.ci/run` installs it)."""
+through the history (buttons, and a click on the reward chart), save a screenshot.
+Needs Debian's chromium (`.ci/run` installs it)."""
 import os
 import socket
 import subprocess
