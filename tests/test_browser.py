@@ -97,10 +97,21 @@ def test_start_a_search_and_look_back_at_an_earlier_architecture(server, tmp_pat
             page.get_by_role("button", name="Previous").click()
             expect(page.get_by_text("Sample 6", exact=False)).to_be_visible()
             chart = page.get_by_test_id("stPlotlyChart").filter(has_text="Reward of every sampled").first
-            point = chart.locator("g.points path.point").nth(2).bounding_box()   # click sample 2 on the chart
-            page.mouse.click(point["x"] + point["width"] / 2, point["y"] + point["height"] / 2)
-            expect(page.get_by_text("Sample 2 ·", exact=False)).to_be_visible()
+            chosen = page.get_by_text("Sample 2 ·", exact=False)
+            for _ in range(5):   # click sample 2 on the chart (again, if a redraw swallowed the click)
+                point = chart.locator("g.points path.point").nth(2).bounding_box()
+                page.mouse.click(point["x"] + point["width"] / 2, point["y"] + point["height"] / 2)
+                try:
+                    expect(chosen).to_be_visible(timeout=15_000)
+                    break
+                except AssertionError:
+                    continue
+            expect(chosen).to_be_visible()
             page.screenshot(path=str(tmp_path / "app.png"))
+        except AssertionError as e:   # show what the page and the server looked like
+            page.screenshot(path=str(tmp_path / "failed.png"))
+            log = (tmp_path / "server.log").read_text()[-3000:]
+            raise AssertionError(f"{e}\n--- screenshot: {tmp_path / 'failed.png'}\n--- server log:\n{log}") from None
         finally:
             browser.close()
     assert (tmp_path / "app.png").stat().st_size > 10_000
