@@ -57,7 +57,7 @@ class Registry:
 
     def __init__(self, runs_dir):
         self.runs_dir = Path(runs_dir)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._entries: collections.OrderedDict = collections.OrderedDict()
 
     # --- starting work ---------------------------------------------------------------------------
@@ -71,21 +71,24 @@ class Registry:
         return entry.name
 
     def resume(self, name: str) -> None:
-        """Continue an interrupted or stopped search from its newest checkpoint."""
-        entry = self._idle_entry(name)
-        entry.live = LiveRun(entry.store.config())   # rebuilt after the engine drops events past the checkpoint
-        entry.follow = False
-        self._launch(entry, ("search",), job="search", resume=True)
+        """Continue an interrupted, stopped or failed search from its newest checkpoint."""
+        with self._lock:
+            entry = self._idle_entry(name)
+            entry.live = LiveRun(entry.store.config())   # rebuilt after the engine drops events past the checkpoint
+            entry.follow = False
+            self._launch(entry, ("search",), job="search", resume=True)
 
     def derive(self, name: str, samples: int | None = None) -> None:
-        entry = self._idle_entry(name)
-        self._launch(entry, (lambda engine: engine.derive(samples),), job="derive")
+        with self._lock:
+            self._launch(self._idle_entry(name), (lambda engine: engine.derive(samples),), job="derive")
 
     def train(self, name: str, arch=None, mode: str | None = None, epochs: int | None = None) -> None:
-        entry = self._idle_entry(name)
-        self._launch(entry, (lambda engine: engine.train_final(arch, mode, epochs),), job="final")
+        with self._lock:
+            self._launch(self._idle_entry(name), (lambda engine: engine.train_final(arch, mode, epochs),),
+                         job="final")
 
     def _idle_entry(self, name: str) -> Entry:
+        """The run, if nothing runs it now (called under the lock, so two clicks cannot both start it)."""
         entry = self.view(name)
         if entry.running_here or entry.follow or entry.store.status() in ("running", "paused"):
             raise StoreError(f"run {name!r} is busy: it is still running")

@@ -15,7 +15,7 @@ from app.registry import get_registry  # noqa: E402
 from enas import draw  # noqa: E402
 from enas.space import Architecture  # noqa: E402
 from enas.config import Config  # noqa: E402
-from enas.store import RunStore  # noqa: E402
+from enas.store import RunStore, StoreError  # noqa: E402
 
 TINY_INTS = {"nodes": 2, "channels": 8, "batch_size": 32, "steps_per_epoch": 4, "controller_steps": 2,
              "controller_children": 2, "derive_samples": 3, "final_epochs": 1}
@@ -152,6 +152,8 @@ def test_pause_stops_the_engine_thread_and_stop_ends_it(runs):
     at.sidebar.button(key="start_enas").click().run()
     entry = registry_of(runs).view(at.session_state.view)
     wait(lambda: entry.live.progress()["step"] > 2, what="training steps")
+    with pytest.raises(StoreError, match="busy"):   # one job per run at a time
+        registry_of(runs).derive(entry.name)
     at.run()
     button(at, "Pause").click().run()
     wait(lambda: entry.live.status == "paused", what="the pause")
