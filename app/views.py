@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import bisect
+import csv
 import functools
+import io
 import shutil
 
 import streamlit as st
@@ -213,11 +215,24 @@ def history_view(entry):
                   on_change=lambda: choose(_n_at(live, ss[key])))
     if live.samples_seen() > len(ns):
         st.caption(f"showing {len(ns):,} of {live.samples_seen():,} samples, evenly spaced; the full record is "
-                   "in the run folder")
+                   "in the run folder (download it below)")
     prev = Architecture.parse(history[pos - 1]["arch"]) if pos > 0 else None
     arch_card(entry, Architecture.parse(h["arch"]), prev, h)
     teach.explain("history", "About this history")
+    st.download_button("All samples (CSV)", functools.partial(samples_csv, entry.store), f"{entry.name}-samples.csv",
+                       "text/csv", key="dl_samples", icon=":material/download:",
+                       help="every sampled architecture with its epoch, step and reward, read from the run folder")
     unique_table(live)
+
+
+def samples_csv(store) -> str:
+    """Every `sample` event of the run store as CSV (made when the download is clicked)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["epoch", "step", "ctrl_step", "arch", "accuracy", "reward"])
+    for ev in store.events("sample"):
+        writer.writerow([ev["epoch"], ev["step"], ev.get("ctrl_step"), ev["arch"], ev["accuracy"], ev["reward"]])
+    return out.getvalue()
 
 
 def _n_at(live, pos: int):

@@ -11,6 +11,7 @@ sys.path.insert(0, str(ROOT))
 
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
+from app import views  # noqa: E402
 from app.registry import get_registry  # noqa: E402
 from enas import draw  # noqa: E402
 from enas.space import Architecture  # noqa: E402
@@ -123,6 +124,8 @@ def test_search_graph_charts_history_derive_final_and_reopen(runs):
     next(s for s in at.slider if s.label == "sample").set_value(0).run()
     assert any("**Sample 0**" in m.value for m in at.markdown)
     assert any(samples[0]["arch"] in c.value for c in at.code)
+    rows = views.samples_csv(entry.store).splitlines()   # the full record, from the run folder
+    assert len(rows) == 1 + len(samples) and rows[1].split(",")[3] == samples[0]["arch"]
 
     button(at, "Derive the best child").click().run()
     wait(lambda: not entry.running_here, what="derive")
