@@ -130,8 +130,12 @@ def live_view(registry, entry, others: list):
     if arch is None:
         st.info("No architecture sampled yet: the first appears after the first training step.")
     else:
-        st.graphviz_chart(draw.to_dot(Architecture.parse(arch), ops=entry.config.ops), width="stretch")
+        a = Architecture.parse(arch)
+        st.graphviz_chart(draw.to_dot(a, ops=entry.config.ops), width="stretch")
         st.code(arch, language="text")
+        f = draw.facts(a)
+        st.caption(f"{f['skips']} skip connections · {f['paths']} paths from stem to tail, passing "
+                   f"{f['shortest']} to {f['depth']} ops")
     teach.explain("sample", "What does the controller sample?")
     options = [n for n in others if n != entry.name]
     chosen = st.session_state.get("compare", [])
