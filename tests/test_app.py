@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 from app import views  # noqa: E402
 from app.registry import get_registry  # noqa: E402
 from enas import draw  # noqa: E402
-from enas.space import Architecture  # noqa: E402
+from enas.space import MAX_STRING, Architecture, ArchitectureError  # noqa: E402
 from enas.config import Config  # noqa: E402
 from enas.store import RunStore, StoreError  # noqa: E402
 
@@ -215,3 +215,27 @@ def test_a_failed_search_shows_its_error(runs, tmp_path):
     assert any(e.value.startswith("This run failed:") for e in at.error)
     assert RunStore.open(runs, entry.name).status() == "failed"
     assert at.expander and any(ex.label == "Traceback" for ex in at.expander)
+
+
+class Upload:
+    """What `st.file_uploader` returns, as far as the training form reads it."""
+
+    def __init__(self, data: bytes, name="arch.json"):
+        self.name, self.size, self._data = name, len(data), data
+
+    def getvalue(self):
+        return self._data
+
+
+def test_architecture_uploads_are_size_limited_and_validated():
+    good = Architecture.parse("c3 c5:1")
+    assert views.read_arch("upload a JSON file", None, "", Upload(good.to_json().encode())) == good
+    assert views.read_arch("paste a string", None, "c3 c5:1", None) == good
+    with pytest.raises(ArchitectureError, match="too large"):
+        views.read_arch("upload a JSON file", None, "", Upload(b" " * (MAX_STRING + 1)))
+    with pytest.raises(ArchitectureError, match="not valid JSON"):
+        views.read_arch("upload a JSON file", None, "", Upload(b"{oops"))
+    with pytest.raises(ArchitectureError, match="unknown op"):
+        views.read_arch("paste a string", None, "c3 c7:1", None)
+    with pytest.raises(ArchitectureError, match="choose a JSON file"):
+        views.read_arch("upload a JSON file", None, "", None)
