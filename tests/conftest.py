@@ -1,7 +1,16 @@
-"""Shared fixtures: tiny configurations and datasets that keep the suite fast."""
+"""Shared fixtures: tiny configurations and datasets that keep the suite fast.
+
+Tests run torch on one thread (here and in the subprocesses they start): their tensors are tiny, and on a
+busy 2-core machine two OpenMP threads stall each other on small ops (10x slower LSTM steps were seen).
+"""
+import os
 from pathlib import Path
 
 import pytest
+import torch
+
+os.environ["OMP_NUM_THREADS"] = "1"
+torch.set_num_threads(1)
 
 from enas.config import Config
 
