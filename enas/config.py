@@ -171,7 +171,7 @@ class Config:
 
 
 def _preset_name(name) -> str:
-    if name not in PRESETS:
+    if not isinstance(name, str) or name not in PRESETS:
         raise ConfigError(f"field 'preset': value {name!r} is not allowed; allowed: {', '.join(PRESETS)}")
     return name
 
