@@ -112,16 +112,16 @@ class Engine:
         for note in self.dataset.notes:
             self.emit("alert", level="info", message=note)
         d = self.dataset
-        cl = self.device.type == "cuda"
-        self.train_data = DeviceData(d.train, d.mean, d.std, self.device, augment=True, channels_last=cl)
-        self.val_data = DeviceData(d.val, d.mean, d.std, self.device, channels_last=cl)
-        self.test_data = DeviceData(d.test, d.mean, d.std, self.device, channels_last=cl) if d.test is not None else None
+        # channels-last (NHWC) batches and weights: 1.4-1.5x faster convolutions on CPU (benchmarks/README.md)
+        self.train_data = DeviceData(d.train, d.mean, d.std, self.device, augment=True, channels_last=True)
+        self.val_data = DeviceData(d.val, d.mean, d.std, self.device, channels_last=True)
+        self.test_data = (DeviceData(d.test, d.mean, d.std, self.device, channels_last=True)
+                          if d.test is not None else None)
         self.classes = len(d.classes)
 
         torch.manual_seed(c.seed)
-        self.supergraph = Supergraph(c.nodes, c.channels, c.ops, self.classes).to(self.device)
-        if cl:
-            self.supergraph = self.supergraph.to(memory_format=torch.channels_last)
+        self.supergraph = Supergraph(c.nodes, c.channels, c.ops, self.classes).to(self.device,
+                                                                                   memory_format=torch.channels_last)
         if c.controller == "enas":
             self.sampler = Controller(c.nodes, c.ops, c.lstm_size, c.lstm_layers, c.temperature, c.tanh_constant,
                                       c.skip_target)
@@ -411,8 +411,7 @@ class Engine:
         else:
             torch.manual_seed(c.seed + 4)
             net = ChildNet(arch, c.channels, self.classes).to(self.device)
-        if self.device.type == "cuda":
-            net = net.to(memory_format=torch.channels_last)
+        net = net.to(memory_format=torch.channels_last)
         opt = torch.optim.SGD(net.parameters(), lr=c.final_lr, momentum=c.momentum, nesterov=c.momentum > 0,
                               weight_decay=c.weight_decay)
         gen = torch.Generator().manual_seed(c.seed + 5)
