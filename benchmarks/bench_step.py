@@ -110,6 +110,17 @@ def chain(nodes: int) -> Architecture:
                                                     for i in range(nodes)))
 
 
+def engine_ips(dataset) -> float:
+    """Images/s of the engine's whole training loop at the seed settings (sampling, batches, step, logging)."""
+    from enas.search import Engine
+    config = Config.from_dict({"dataset": "shapes", "epochs": 1, "steps_per_epoch": 20, "controller_steps": 0,
+                               "sampling": "per-batch"}, preset="seed")
+    engine = Engine(config, dataset=dataset)
+    start = time.perf_counter()
+    _, _, images = engine.train_children(0)
+    return images / (time.perf_counter() - start)
+
+
 def controller_figures(reps: int) -> dict:
     """Seconds of one controller step (5 children scored on val minibatches + update) and of one child step."""
     torch.manual_seed(0)
@@ -191,12 +202,17 @@ def main():
                      "fp32_nchw": lambda: child_step_ips(YARDSTICK_ARCH, channels_last=False),
                      "fp32": lambda: child_step_ips(YARDSTICK_ARCH),
                      "bf16": lambda: child_step_ips(YARDSTICK_ARCH, precision="bf16")}, args.reps)
+    from enas.search import load_data
+    shapes = load_data(Config.from_dict({"dataset": "shapes"}))
+    m.update(interleaved({"yardstick_2": yardstick_ips, "engine": lambda: engine_ips(shapes)}, args.reps))
     peak = matmul_flops()
     res["step"] = {**m, "matmul_gflops": peak / 1e9,
                    "fp32_share_of_matmul_peak": m["fp32"] * step_flops(YARDSTICK_ARCH) / peak}
     rows += [("1 yardstick (seed step), img/s", f"{m['yardstick']:.0f}", ""),
              ("1 child step fp32 NCHW, img/s", f"{m['fp32_nchw']:.0f}", f"{m['fp32_nchw'] / m['yardstick']:.2f}x"),
              ("1 child step fp32 channels-last, img/s", f"{m['fp32']:.0f}", f"{m['fp32'] / m['yardstick']:.2f}x"),
+             ("1 engine training loop (sampling, data, step), img/s", f"{m['engine']:.0f}",
+              f"{m['engine'] / m['yardstick_2']:.2f}x"),
              ("1 share of fp32 matmul peak", f"{res['step']['fp32_share_of_matmul_peak']:.1%}", f"{peak / 1e9:.0f} GFLOP/s"),
              ("2 child step bf16 autocast, img/s", f"{m['bf16']:.0f}", f"{m['bf16'] / m['yardstick']:.2f}x")]
 

@@ -11,6 +11,7 @@ import json
 import math
 import threading
 import time
+import traceback
 from collections import Counter
 
 import torch
@@ -107,11 +108,16 @@ class Engine:
         self.config, self.store, self.listeners = config, store, list(listeners)
         self.control = control or Control()
         c = config
-        self.device = resolve_device(c.device)
-        self.dataset = dataset or load_data(c)
-        for note in self.dataset.notes:
-            self.emit("alert", level="info", message=note)
+        try:
+            self.device = resolve_device(c.device)
+            self.dataset = dataset or load_data(c)
+        except Exception as e:  # a run that cannot start is marked failed, with the reason
+            if store is not None:
+                store.fail(e)
+            raise
         d = self.dataset
+        if store is not None:
+            store.set_meta(classes=list(d.classes))
         # channels-last (NHWC) batches and weights: 1.4-1.5x faster convolutions on CPU (benchmarks/README.md)
         self.train_data = DeviceData(d.train, d.mean, d.std, self.device, augment=True, channels_last=True)
         self.val_data = DeviceData(d.val, d.mean, d.std, self.device, channels_last=True)
@@ -158,7 +164,8 @@ class Engine:
         except BaseException as e:
             if self.store is not None:
                 self.store.fail(e)
-            self.emit("status", status="failed", message=f"{type(e).__name__}: {e}")
+            self.emit("status", status="failed", message=f"{type(e).__name__}: {e}",
+                      traceback="".join(traceback.format_exception(type(e), e, e.__traceback__)))
             raise
         finally:
             if self.store is not None:
@@ -240,7 +247,9 @@ class Engine:
         """Train shared weights and controller for the configured epochs, resuming from the newest checkpoint."""
         if self.store is not None:
             self.store.set_meta(phase="search")
-        self.restore()
+        if self.restore() == 0:
+            for note in self.dataset.notes:
+                self.emit("alert", 0, 0, level="info", message=note)
         self.set_status("running")
         while self.epoch < self.config.epochs:
             try:
