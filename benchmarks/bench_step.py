@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 from enas.config import Config  # noqa: E402
 from enas.controller import Controller, Reinforce  # noqa: E402
 from enas.model import Supergraph  # noqa: E402
-from enas.space import OPS, Architecture  # noqa: E402
+from enas.space import KERNEL, OPS, Architecture  # noqa: E402
 
 try:
     import seed_reference  # noqa: E402
@@ -73,6 +73,29 @@ def child_step_ips(arch: Architecture, nodes=6, channels=32, batch=64, ops=OPS, 
     for _ in range(steps):
         step()
     sync()
+    return batch * steps / (time.perf_counter() - start)
+
+
+def convs_only_ips(arch: Architecture, channels=32, batch=64, steps=20) -> float:
+    """Images/s of the child's convolutions alone (forward, input and weight gradients), channels-last:
+    a ceiling for any step that computes the same convolutions in fp32."""
+    torch.manual_seed(0)
+    cl = torch.channels_last
+    shapes = [(3, 32, 3, 32)] + [(channels, channels, KERNEL[op], 16) for op in arch.ops if op in KERNEL]
+    shapes.append((channels, channels, 3, 8))
+    layers = [(torch.nn.Conv2d(ci, co, k, padding=k // 2).to(memory_format=cl),
+               torch.randn(batch, ci, hw, hw).contiguous(memory_format=cl).requires_grad_(ci != 3))
+              for ci, co, k, hw in shapes]
+
+    def step():
+        for conv, x in layers:
+            conv(x).sum().backward()
+
+    for _ in range(3):
+        step()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
     return batch * steps / (time.perf_counter() - start)
 
 
@@ -197,11 +220,19 @@ def main():
            f"{torch.get_num_threads()} threads, torch {torch.__version__}", "reps": args.reps}
     rows = []
 
+    if args.all:  # first, while the shapes data is not yet generated in this process
+        m = quick_preset_phases()
+        res["quick_preset"] = m
+        rows.append(("5 quick preset: data/search/derive/final, s",
+                     f"{m['data_s']:.1f}/{m['search_s']:.0f}/{m['derive_s']:.0f}/{m['final_s']:.0f}",
+                     f"total {m['total_s']:.0f} s (target 180)"))
+
     # 1 and 2: fp32 and bf16 child step vs the yardstick, interleaved
     m = interleaved({"yardstick": yardstick_ips,
                      "fp32_nchw": lambda: child_step_ips(YARDSTICK_ARCH, channels_last=False),
                      "fp32": lambda: child_step_ips(YARDSTICK_ARCH),
-                     "bf16": lambda: child_step_ips(YARDSTICK_ARCH, precision="bf16")}, args.reps)
+                     "bf16": lambda: child_step_ips(YARDSTICK_ARCH, precision="bf16"),
+                     "convs_only": lambda: convs_only_ips(YARDSTICK_ARCH)}, args.reps)
     from enas.search import load_data
     shapes = load_data(Config.from_dict({"dataset": "shapes"}))
     m.update(interleaved({"yardstick_2": yardstick_ips, "engine": lambda: engine_ips(shapes)}, args.reps))
@@ -213,6 +244,8 @@ def main():
              ("1 child step fp32 channels-last, img/s", f"{m['fp32']:.0f}", f"{m['fp32'] / m['yardstick']:.2f}x"),
              ("1 engine training loop (sampling, data, step), img/s", f"{m['engine']:.0f}",
               f"{m['engine'] / m['yardstick_2']:.2f}x"),
+             ("1 ceiling: the child's convolutions alone, img/s", f"{m['convs_only']:.0f}",
+              f"{m['convs_only'] / m['yardstick']:.2f}x"),
              ("1 share of fp32 matmul peak", f"{res['step']['fp32_share_of_matmul_peak']:.1%}", f"{peak / 1e9:.0f} GFLOP/s"),
              ("2 child step bf16 autocast, img/s", f"{m['bf16']:.0f}", f"{m['bf16'] / m['yardstick']:.2f}x")]
 
@@ -223,7 +256,7 @@ def main():
     res["ops"] = m
     rows.append(("3 step with 5 vs 3 candidate ops, img/s", f"{m['ops5']:.0f} / {m['ops3']:.0f}",
                  f"{m['ops5'] / m['ops3']:.2f}x"))
-    m = interleaved({n: (lambda n=n: 64 / child_step_ips(chain(n), nodes=n, steps=10)) for n in (6, 12, 24)},
+    m = interleaved({n: (lambda n=n: 64 / child_step_ips(chain(n), nodes=n, steps=20)) for n in (6, 12, 24)},
                     args.reps)
     res["nodes_step_s"] = m
     rows.append(("3 step seconds at 6 / 12 / 24 nodes", " / ".join(f"{m[n]:.3f}" for n in (6, 12, 24)),
@@ -237,11 +270,6 @@ def main():
              ("4 controller sampling, architectures/s", f"{m['samples_per_s']:.0f}", "")]
 
     if args.all:
-        m = quick_preset_phases()
-        res["quick_preset"] = m
-        rows.append(("5 quick preset: data/search/derive/final, s",
-                     f"{m['data_s']:.0f}/{m['search_s']:.0f}/{m['derive_s']:.0f}/{m['final_s']:.0f}",
-                     f"total {m['total_s']:.0f} s (target 180)"))
         m = peak_memory_seed_folder()
         res["memory"] = m
         rows.append(("7 peak memory, seed preset on 50k folder", f"{m.get('peak_rss_mb', 0):.0f} MB"
