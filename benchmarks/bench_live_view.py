@@ -257,16 +257,28 @@ def run_app(config: Config, threads: int, work: Path, tag: str, timeout: float, 
                 start = sidebar.get_by_role("button", name="Start ENAS")
                 expect(start).to_be_enabled()
                 choose(page, sidebar, "preset", "seed")
-                choose(page, sidebar, "dataset", "shapes")
+                # the preset's callback has set every field once the seed preset's 100 epochs show
+                expect(sidebar.get_by_label("epochs", exact=True)).to_have_value("100")
+                page.wait_for_timeout(1000)
                 for title in ("Child training", "Controller"):
                     sidebar.get_by_text(title, exact=True).click()
                 wanted = differing(config)
-                for name, value in wanted.items():
-                    if name == "dataset":
-                        continue
-                    set_number(sidebar, name.replace("_", " "), value)
+                for attempt in range(3):   # set, let the reruns settle, check every field again
+                    for name, value in wanted.items():
+                        if name == "dataset":
+                            choose(page, sidebar, "dataset", value)
+                        else:
+                            set_number(sidebar, name.replace("_", " "), value)
+                    page.wait_for_timeout(1500)
+                    shown = {name: sidebar.get_by_role("combobox", name="dataset", exact=True).input_value()
+                             if name == "dataset" else sidebar.get_by_label(name.replace("_", " "),
+                                                                            exact=True).input_value()
+                             for name in wanted}
+                    if shown == {k: str(v) for k, v in wanted.items()}:
+                        break
+                else:
+                    raise RuntimeError(f"the sidebar shows {shown}, not {wanted}")
                 expect(sidebar.get_by_text("Search space: 512,000,000 architectures")).to_be_visible()
-                page.wait_for_timeout(500)
                 before = set(runs.glob("*")) if runs.exists() else set()
                 t_click = time.perf_counter()
                 start.click()
@@ -386,9 +398,13 @@ def main():
         profile = None
         if args.profile:
             raw = work / "profile.txt"
-            r = run_app(config, args.threads, work, "profile", args.timeout, profile=raw)
-            profile = {"search_img_s": r["search_img_s"], "step_img_s": r["step_img_s"],
-                       **(summarize_profile(raw) if raw.exists() else {"error": "py-spy wrote nothing"})}
+            try:
+                r = run_app(config, args.threads, work, "profile", args.timeout, profile=raw)
+                profile = {"search_img_s": r["search_img_s"], "step_img_s": r["step_img_s"],
+                           **(summarize_profile(raw) if raw.exists() else {"error": "py-spy wrote nothing"})}
+            except Exception as e:  # noqa: BLE001 - the measurement stands without the profile
+                profile = {"error": f"{type(e).__name__}: {str(e)[:500]}"}
+                print(f"profile run failed: {profile['error']}", flush=True)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
