@@ -6,6 +6,7 @@ same searches. Worker threads only drive an `Engine` and feed its `LiveRun`; the
 from __future__ import annotations
 
 import collections
+import os
 import threading
 import time
 import traceback
@@ -108,7 +109,10 @@ class Registry:
         """The worker thread: build the engine, run the phases; every failure ends in a failed status."""
         store, live = entry.store, entry.live
         try:
+            import torch
             from enas.search import Engine
+            # leave a core to the page and the browser
+            torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
             engine = Engine(store.config(), store, [], entry.control)
             if resume:
                 engine.restore()
