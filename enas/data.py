@@ -374,7 +374,7 @@ def _load_cifar10(data_dir, image_size, val_size, test_size, train_subset, seed,
                             + _cifar_where(root))
     if not present:
         if not download:
-            raise DataError(f"CIFAR-10 is not on disk and download=False. " + _cifar_where(root))
+            raise DataError("CIFAR-10 is not on disk and download=False. " + _cifar_where(root))
         try:
             os.makedirs(root, exist_ok=True)
         except OSError as e:

@@ -213,12 +213,13 @@ class RunStore:
         return path
 
     def load_checkpoint(self, path: Path | None = None) -> dict | None:
-        """The newest readable checkpoint (or `path`), None if there is none."""
-        if path is not None:
-            return load_file(path)
-        for p in reversed(self.checkpoints()):
-            return load_file(p)
-        return None
+        """The newest checkpoint (or `path`), None if there is none; a bad file raises StoreError."""
+        if path is None:
+            ckpts = self.checkpoints()
+            if not ckpts:
+                return None
+            path = ckpts[-1]
+        return load_file(path)
 
     # --- files -----------------------------------------------------------------------------------
     def write_text(self, name: str, text: str):
