@@ -31,26 +31,32 @@ def main():
     def label(name):  # stable while the run's status changes, so the choice stays put
         return run_label(name, info.get(name, {}).get("config", {}).get("controller", "enas"))
 
-    if st.session_state.get("view") not in names:
-        st.session_state.view = names[0]
-    view_tab, runs_tab, learn_tab = st.tabs(["Run", "All runs", "How ENAS works"])
-    with view_tab:
-        st.selectbox("Run", names, key="view", format_func=label,
-                     help="searches running in this app first, then the runs on disk, newest first")
-        try:
-            views.run_view(registry, st.session_state.view, names)
-        except ValueError as e:  # StoreError, ConfigError: a run folder that cannot be read
-            st.error(f"cannot open run {st.session_state.view}: {e}", icon=":material/error:")
-    with runs_tab:
-        st.caption(f"Runs in {registry.runs_dir}. Choose one in the Run tab to open it; an interrupted run can "
-                   "be resumed there.")
-        st.dataframe([{"name": r["name"], "status": r["status"], "phase": r["phase"],
-                       "controller": r["config"].get("controller"), "dataset": r["config"].get("dataset"),
-                       "epochs": r["config"].get("epochs"), "message": r["message"]} for r in runs],
-                     hide_index=True, key="runs_table")
-    with learn_tab:
-        for key in ("intro", "sample", "shared", "reward", "policy", "history", "derive", "random"):
-            st.markdown(teach.TEXT[key])
-
+    if st.session_state.get("view") not in names:   # the widget's value is gone while another tab is open
+        kept = st.session_state.get("view_kept")
+        st.session_state.view = kept if kept in names else names[0]
+    st.session_state.view_kept = st.session_state.view
+    # only the open tab is built: the browser re-renders the whole page on every redraw of a live run
+    view_tab, runs_tab, learn_tab = st.tabs(["Run", "All runs", "How ENAS works"], key="main_tabs",
+                                            on_change="rerun")
+    if view_tab.open:
+        with view_tab:
+            st.selectbox("Run", names, key="view", format_func=label,
+                         help="searches running in this app first, then the runs on disk, newest first")
+            try:
+                views.run_view(registry, st.session_state.view, names)
+            except ValueError as e:  # StoreError, ConfigError: a run folder that cannot be read
+                st.error(f"cannot open run {st.session_state.view}: {e}", icon=":material/error:")
+    if runs_tab.open:
+        with runs_tab:
+            st.caption(f"Runs in {registry.runs_dir}. Choose one in the Run tab to open it; an interrupted run can "
+                       "be resumed there.")
+            st.dataframe([{"name": r["name"], "status": r["status"], "phase": r["phase"],
+                           "controller": r["config"].get("controller"), "dataset": r["config"].get("dataset"),
+                           "epochs": r["config"].get("epochs"), "message": r["message"]} for r in runs],
+                         hide_index=True, key="runs_table")
+    if learn_tab.open:
+        with learn_tab:
+            for key in ("intro", "sample", "shared", "reward", "policy", "history", "derive", "random"):
+                st.markdown(teach.TEXT[key])
 
 main()

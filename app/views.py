@@ -6,6 +6,7 @@ import csv
 import functools
 import io
 import shutil
+import time
 
 import streamlit as st
 
@@ -20,6 +21,8 @@ STATUS_COLORS = {"starting": "gray", "running": "blue", "paused": "orange", "sto
                  "failed": "red", "interrupted": "orange", "created": "gray"}
 CLASSES = 10       # classes assumed for parameter counts and FLOPs (CIFAR-10 and shapes have 10)
 TABLE_ROWS = 300
+LIVE_EVERY = 2.0     # seconds between redraws of a live run: header, current sample, open Architectures or Derive tab
+CHARTS_EVERY = 6.0   # seconds between redraws of its curves and policy
 
 
 def seconds(s) -> str:
@@ -38,25 +41,63 @@ def _act(fn, *args):
 
 
 def run_view(registry, name: str, others: list):
-    """Everything about run `name`, redrawn every second while it runs (a fragment)."""
+    """Everything about run `name`. While it runs, two fragments redraw it: every second the header, the current
+    sample and the open Architectures or Derive tab; every CHARTS_EVERY seconds the curves and the policy. Each
+    redraw costs the browser a re-render of the whole page, so there are as few as that (benchmarks/README.md)."""
     entry = registry.view(name)
     ticking = entry.live.active or entry.follow
+    head = st.container()
+    tabs = st.tabs(["Live", "Architectures", "Derive & final"], key=f"tabs-{name}", on_change="rerun")
+    shown = [tab.open or not ticking for tab in tabs]   # while a run is live, only the open tab is built
+    if shown[0]:
+        with tabs[0]:
+            sample_box, curves_box, policy_box = live_layout(name, others)
 
-    @st.fragment(run_every=1.0 if ticking else None)
-    def body():
+    @st.fragment(run_every=LIVE_EVERY if ticking else None)
+    def every_second():
         entry = registry.view(name)
         if ticking and not (entry.live.active or entry.follow):
-            st.rerun()   # it just ended: redraw the page once, without the timer
-        header(registry, entry)
-        # while a run is live, only the open tab is rebuilt each second (all three slowed the search down)
-        tabs = st.tabs(["Live", "Architectures", "Derive & final"], key=f"tabs-{name}", on_change="rerun")
-        for tab, view in zip(tabs, (lambda: live_view(registry, entry, others), lambda: history_view(entry),
-                                    lambda: final_view(registry, entry))):
-            if tab.open or not ticking:
-                with tab:
-                    view()
+            st.rerun()   # it just ended: redraw the page once, without the timers
+        with head:
+            header(registry, entry)
+        if shown[0]:
+            with sample_box:
+                sample_view(entry)
+        if shown[1]:
+            with tabs[1]:
+                history_view(entry, ticking)
+        if shown[2]:
+            with tabs[2]:
+                final_view(registry, entry, ticking)
 
-    body()
+    @st.fragment(run_every=CHARTS_EVERY if ticking else None)
+    def charts_now():
+        entry = registry.view(name)
+        with curves_box:
+            curves_view(registry, entry, ticking)
+        with policy_box:
+            policy_view(entry.live, name, ticking)
+
+    every_second()
+    if shown[0]:
+        charts_now()
+
+
+def picture(arch: Architecture, ops, highlight=None):
+    """The architecture as an inline SVG laid out by `draw.chain_svg`: the browser redraws it every second almost
+    for free (graphviz's in-browser layout cost 0.4 s of a core per redraw here)."""
+    st.markdown(draw.chain_svg(arch, highlight, ops), unsafe_allow_html=True)
+
+
+def plot(key: str, make, ticking: bool, signature=(), **kwargs):
+    """`st.plotly_chart(make())`; while a run is live the figure is remade at most every CHARTS_EVERY seconds (or
+    when `signature` changes) and re-sent unchanged in between: on a small machine the browser's full redraw of
+    changed charts every second had cost the search most of the page's overhead (benchmarks/README.md)."""
+    memo = st.session_state.setdefault("chart_memo", {})
+    now, old = time.monotonic(), memo.get(key)
+    if not ticking or old is None or old[1] != signature or now - old[0] >= CHARTS_EVERY:
+        old = memo[key] = (now, signature, make())
+    return st.plotly_chart(old[2], key=key, **kwargs)
 
 
 # --- header: status, error, controls, progress ----------------------------------------------------
@@ -123,47 +164,65 @@ def progress(live):
 
 
 # --- live: graph, policy, curves ------------------------------------------------------------------
-def live_view(registry, entry, others: list):
-    live = entry.live
-    st.markdown("**The controller's current sample**")
-    arch = live.arch()
-    if arch is None:
-        st.info("No architecture sampled yet: the first appears after the first training step.")
-    else:
-        a = Architecture.parse(arch)
-        st.graphviz_chart(draw.to_dot(a, ops=entry.config.ops), width="stretch")
-        st.code(arch, language="text")
-        f = draw.facts(a)
-        st.caption(f"{f['skips']} skip connections · {f['paths']} paths from stem to tail, passing "
-                   f"{f['shortest']} to {f['depth']} ops")
+def live_layout(name: str, others: list):
+    """The Live tab's fixed parts; returns the containers that the fragments fill: sample, curves, policy."""
+    sample_box = st.container()
     teach.explain("sample", "What does the controller sample?")
-    options = [n for n in others if n != entry.name]
+    options = [n for n in others if n != name]
     chosen = st.session_state.get("compare", [])
     if any(n not in options for n in chosen):   # drop runs that are gone (set only then: no race with a click)
         st.session_state.compare = [n for n in chosen if n in options]
     st.multiselect("Overlay the curves of other runs", options, key="compare")
-    runs = [(run_label(entry.name, entry.config.controller), live.series())]
+    curves_box = st.container()
+    left, right = st.columns(2)
+    with left:
+        teach.explain("shared", "Why are the weights shared?")
+    with right:
+        teach.explain("reward", "What are the reward and the baseline?")
+    policy_box = st.container()
+    teach.explain("policy", "What is the policy?")
+    return sample_box, curves_box, policy_box
+
+
+def sample_view(entry):
+    st.markdown("**The controller's current sample**")
+    arch = entry.live.arch()
+    if arch is None:
+        st.info("No architecture sampled yet: the first appears after the first training step.")
+        return
+    a = Architecture.parse(arch)
+    picture(a, entry.config.ops)
+    st.code(arch, language="text")
+    f = draw.facts(a)
+    st.caption(f"{f['skips']} skip connections · {f['paths']} paths from stem to tail, passing "
+               f"{f['shortest']} to {f['depth']} ops")
+
+
+def curves_view(registry, entry, ticking: bool):
+    runs = [(run_label(entry.name, entry.config.controller), entry.live.series)]
     for other in st.session_state.get("compare", []):
         try:
             e = registry.view(other)
         except StoreError as err:
             st.warning(f"cannot overlay {other}: {err}")
             continue
-        runs.append((e.label, e.live.series()))
-    for k, (title, xtitle, lines) in enumerate(charts.SEARCH_CHARTS):
+        runs.append((e.label, e.live.series))
+    signature = (entry.name, *st.session_state.get("compare", []))
+    for k in range(len(charts.SEARCH_CHARTS)):
         if k % 2 == 0:
             cols = st.columns(2)
         with cols[k % 2]:
-            st.plotly_chart(charts.curves(title, xtitle, lines, runs), key=f"curve_{k}")
-    left, right = st.columns(2)
-    with left:
-        teach.explain("shared", "Why are the weights shared?")
-    with right:
-        teach.explain("reward", "What are the reward and the baseline?")
-    policy_view(live)
+            plot(f"curve_{k}", functools.partial(search_curves, k, runs), ticking, signature)
 
 
-def policy_view(live):
+def search_curves(k: int, runs):
+    """Search chart k of the runs [(label, their LiveRun's `series`)]."""
+    title, xtitle, lines = charts.SEARCH_CHARTS[k]
+    names = [name for name, _ in lines]
+    return charts.curves(title, xtitle, lines, [(label, series(*names)) for label, series in runs])
+
+
+def policy_view(live, name: str, ticking: bool):
     st.markdown("**The controller's policy**")
     policies = live.policies()
     if not policies:
@@ -175,14 +234,15 @@ def policy_view(live):
         pol = policies[k]
         st.caption(f"after epoch {pol['epoch'] + 1}")
         left, right = st.columns(2)
-        left.plotly_chart(charts.op_heatmap(pol), key="op_heat")
+        with left:
+            plot("op_heat", lambda: charts.op_heatmap(pol), ticking, (name, pol["epoch"]))
         if len(pol["skip_probs"]) > 1:
-            right.plotly_chart(charts.skip_heatmap(pol), key="skip_heat")
-    teach.explain("policy", "What is the policy?")
+            with right:
+                plot("skip_heat", lambda: charts.skip_heatmap(pol), ticking, (name, pol["epoch"]))
 
 
 # --- history: click-through of sampled architectures ----------------------------------------------
-def history_view(entry):
+def history_view(entry, ticking: bool):
     live, ss = entry.live, st.session_state
     history = live.history()
     if not history:
@@ -203,8 +263,8 @@ def history_view(entry):
             n = points[0].get("customdata")
             choose(n[0] if isinstance(n, list) else n)
 
-    st.plotly_chart(charts.reward_scatter(history, h["n"]), key=f"pick_{entry.name}", on_select=picked,
-                    selection_mode="points")
+    plot(f"pick_{entry.name}", lambda: charts.reward_scatter(history, h["n"]), ticking, (sel,), on_select=picked,
+         selection_mode="points")
     c1, c2, c3, c4 = st.columns([1, 1, 1, 5])
     c1.button("Previous", key="hist_prev", icon=":material/chevron_left:", disabled=pos == 0,
               on_click=choose, args=(ns[max(pos - 1, 0)],))
@@ -250,7 +310,7 @@ def arch_card(entry, arch: Architecture, prev, h: dict):
     c = entry.config
     left, right = st.columns([3, 2])
     with left:
-        st.graphviz_chart(draw.to_dot(arch, highlight=draw.diff_nodes(arch, prev), ops=c.ops))
+        picture(arch, c.ops, highlight=draw.diff_nodes(arch, prev))
     with right:
         st.markdown(f"**Sample {h['n']}** · epoch {(h['epoch'] or 0) + 1} · step {h['step']}")
         st.code(str(arch), language="text")
@@ -282,7 +342,7 @@ def unique_table(live):
 
 
 # --- derive and final training --------------------------------------------------------------------
-def final_view(registry, entry):
+def final_view(registry, entry, ticking: bool):
     live, c = entry.live, entry.config
     teach.explain("derive", "What are derive and final training?")
     busy = entry.running_here or entry.follow or live.status == "starting"
@@ -303,7 +363,8 @@ def final_view(registry, entry):
     xs, ys = live.series("derive.val_acc")["derive.val_acc"]
     ranking = live.ranking()
     if xs:
-        st.plotly_chart(charts.derive_scatter(xs, ys, ranking[0]["val_acc"] if ranking else None), key="derive")
+        plot("derive", lambda: charts.derive_scatter(xs, ys, ranking[0]["val_acc"] if ranking else None), ticking,
+             (entry.name,))
     if ranking:
         st.markdown(f"**Best derived child:** `{live.best}`")
         st.dataframe(ranking[:20], hide_index=True, key="ranking")
@@ -312,7 +373,8 @@ def final_view(registry, entry):
         cols = st.columns(len(charts.FINAL_CHARTS))
         for k, (title, xtitle, lines) in enumerate(charts.FINAL_CHARTS):
             with cols[k]:
-                st.plotly_chart(charts.curves(title, xtitle, lines, [("", series)]), key=f"final_{k}")
+                plot(f"final_{k}", functools.partial(charts.curves, title, xtitle, lines, [("", series)]), ticking,
+                     (entry.name,))
     result_view(entry)
 
 

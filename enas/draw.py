@@ -1,4 +1,5 @@
-"""Drawing architectures: a networkx graph for facts (depth, paths), graphviz DOT and SVG for pictures.
+"""Drawing architectures: a networkx graph for facts (depth, paths), a light SVG for the app, graphviz DOT and
+SVG for downloads.
 
 The picture reads left to right: the stem, the chain of nodes (labelled and coloured by op), the tail.
 A skip connection j -> i (node i adds node j's output) is a curved arc above the chain.
@@ -107,6 +108,61 @@ def to_dot(arch: Architecture, highlight=None, legend: bool = True, ops=OPS) -> 
         dot.attr(label=f'<<TABLE BORDER="0" CELLSPACING="4" CELLPADDING="3"><TR><TD>ops:</TD>{cells}</TR></TABLE>>',
                  labelloc="b", fontname="Helvetica", fontsize="10")
     return dot
+
+
+BOX_W, BOX_H, GAP, PAD = 84, 42, 26, 10   # chain_svg's layout, in SVG units
+
+
+def chain_svg(arch: Architecture, highlight=None, ops=OPS) -> str:
+    """The picture as a self-contained SVG laid out here, without graphviz: boxes in a row, one arc per skip above
+    them (higher for longer skips), a legend of `ops`' colours below. Cheap enough for the browser to redraw every
+    second; `highlight` outlines the given node indices in red.
+    """
+    highlight = set(highlight or ())
+    labels = [("stem", "3x3 conv", END_COLOR, "black", "stem")]
+    labels += [(f"node {i}", op, OP_COLORS[op], FONT_COLORS[op], f"op {op}") for i, op in enumerate(arch.ops)]
+    labels.append(("tail", "classifier", END_COLOR, "black", "tail"))
+    rise = 16 + 14 * max((i - j for i in range(arch.nodes) for j in arch.inputs(i)), default=0)
+    top = PAD + rise                                   # y of the boxes' top edge
+    left = [PAD + k * (BOX_W + GAP) for k in range(len(labels))]
+    width, height = left[-1] + BOX_W + PAD, top + BOX_H + 44
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
+           f'style="max-width:{width * 1.4:.0f}px" font-family="Helvetica, Arial, sans-serif" role="img">',
+           '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" '
+           'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="context-stroke"/></marker></defs>']
+    for k, (name, text, fill, font, cls) in enumerate(labels):
+        i = k - 1
+        stroke = (f'stroke="{HIGHLIGHT_COLOR}" stroke-width="3"' if i in highlight else 'stroke="#525252"')
+        x = left[k]
+        out.append(f'<g class="{cls}"><title>{name}: {text}</title><rect x="{x}" y="{top}" width="{BOX_W}" '
+                   f'height="{BOX_H}" rx="7" fill="{fill}" {stroke}/>'
+                   f'<text x="{x + BOX_W / 2}" y="{top + 17}" font-size="11" text-anchor="middle" '
+                   f'fill="{font}">{name}</text><text x="{x + BOX_W / 2}" y="{top + 32}" font-size="12" '
+                   f'font-weight="bold" text-anchor="middle" fill="{font}">{text}</text></g>')
+    y = top + BOX_H / 2
+    for k in range(len(labels) - 1):
+        out.append(f'<path class="chain" d="M{left[k] + BOX_W},{y} L{left[k + 1] - 1},{y}" stroke="#525252" '
+                   f'stroke-width="1.5" fill="none" marker-end="url(#arrow)"/>')
+    for i in range(arch.nodes):
+        for j in arch.inputs(i):
+            span = i - j
+            shift = min(BOX_W / 2 - 8, 5 * span)        # longer arcs leave further right and land further left
+            x0, x1 = left[j + 1] + BOX_W / 2 + shift, left[i + 1] + BOX_W / 2 - shift
+            h = 16 + 14 * span
+            out.append(f'<path class="skip" d="M{x0},{top} C{x0},{top - h} {x1},{top - h} {x1},{top - 1}" '
+                       f'stroke="{SKIP_COLOR}" stroke-width="1.8" fill="none" marker-end="url(#arrow)">'
+                       f'<title>skip: node {j} -> node {i}</title></path>')
+    x, ly = PAD, top + BOX_H + 26
+    out.append(f'<text x="{x}" y="{ly + 12}" font-size="11" fill="#444">ops:</text>')
+    x += 34
+    for op in ops:
+        w = 9 + 6.6 * len(op)
+        out.append(f'<g class="legend"><rect x="{x}" y="{ly}" width="{w}" height="17" rx="3" fill="{OP_COLORS[op]}"/>'
+                   f'<text x="{x + w / 2}" y="{ly + 12.5}" font-size="11" text-anchor="middle" '
+                   f'fill="{FONT_COLORS[op]}">{op}</text></g>')
+        x += w + 6
+    out.append("</svg>")
+    return "".join(out)
 
 
 def to_svg(arch: Architecture, highlight=None) -> str:

@@ -69,8 +69,9 @@ def button(at: AppTest, label: str):
     return next(b for b in at.button if b.label == label)
 
 
-def dot_sources(at: AppTest) -> list:
-    return [el.proto.spec for el in at.get("graphviz_chart")]
+def pictures(at: AppTest) -> list:
+    """The architecture pictures on the page (inline SVG)."""
+    return [m.value for m in at.markdown if m.value.startswith("<svg")]
 
 
 def test_invalid_values_are_refused_next_to_the_field(runs):
@@ -110,10 +111,10 @@ def test_search_graph_charts_history_derive_final_and_reopen(runs):
     at.run()
     assert not at.exception, at.exception
     assert at.selectbox(key="view").value == name
-    dots = dot_sources(at)
-    assert dots and all("node 0" in d and "node 1" in d for d in dots)
+    svgs = pictures(at)
+    assert svgs and all("node 0" in d and "node 1" in d for d in svgs)
     current = Architecture.parse(entry.live.arch())
-    assert dots[0] == draw.to_dot(current, ops=entry.config.ops).source     # the live graph is the newest sample
+    assert svgs[0] == draw.chain_svg(current, ops=entry.config.ops)        # the live graph is the newest sample
     assert len(at.get("plotly_chart")) >= 7          # six curves, policy and the reward scatter
 
     samples = entry.live.history()
@@ -143,7 +144,7 @@ def test_search_graph_charts_history_derive_final_and_reopen(runs):
     again = new_app()
     assert again.selectbox(key="view").value == name
     assert again.selectbox(key="view").format_func(name) == f"{name} · ENAS controller"
-    assert dot_sources(again) and len(again.get("plotly_chart")) >= 7
+    assert pictures(again) and len(again.get("plotly_chart")) >= 7
     reopened = registry_of(runs).view(name).live
     assert reopened.status == "finished" and reopened.history() == entry.live.history()
     assert reopened.result == entry.live.result
@@ -200,7 +201,7 @@ def test_runs_of_other_processes_are_followed_and_interrupted_ones_resumable(run
     time.sleep(0.6)
     assert registry.view("cli-run").live.status == "interrupted"
     at.run()
-    assert button(at, "Resume run") and dot_sources(at)
+    assert button(at, "Resume run") and pictures(at)
 
 
 def test_a_failed_search_shows_its_error(runs, tmp_path):

@@ -85,7 +85,7 @@ def test_start_a_search_and_look_back_at_an_earlier_architecture(server, tmp_pat
             page.wait_for_timeout(500)
             start.click()
 
-            graph = page.get_by_test_id("stGraphVizChart").first.locator("svg")
+            graph = page.locator("svg:has(path.chain)").first
             expect(graph).to_be_visible()
             expect(graph).to_contain_text("node 1")
             expect(page.locator(".js-plotly-plot").first).to_be_visible()

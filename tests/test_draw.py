@@ -60,3 +60,37 @@ def test_svg_without_dot_says_how_to_install(monkeypatch):
     monkeypatch.setattr(draw.shutil, "which", lambda name: None)
     with pytest.raises(draw.DrawError, match="apt-get install graphviz"):
         draw.to_svg(ARCH)
+
+
+def _svg(arch, **kw):
+    import xml.etree.ElementTree as ET
+    ns = {"s": "http://www.w3.org/2000/svg"}
+    return ET.fromstring(draw.chain_svg(arch, **kw)), ns
+
+
+def test_chain_svg_has_a_coloured_box_per_op_and_an_arc_per_skip_landing_on_its_nodes():
+    root, ns = _svg(ARCH)
+    boxes = {g.find("s:title", ns).text.split(":")[0]: g.find("s:rect", ns)
+             for g in root.findall("s:g", ns) if g.get("class") != "legend"}
+    assert list(boxes) == ["stem"] + [f"node {i}" for i in range(6)] + ["tail"]
+    for i, op in enumerate(ARCH.ops):
+        assert boxes[f"node {i}"].get("fill") == draw.OP_COLORS[op]
+    assert len(root.findall("s:path[@class='chain']", ns)) == ARCH.nodes + 1
+    skips = root.findall("s:path[@class='skip']", ns)
+    assert sorted(p.find("s:title", ns).text for p in skips) == sorted(
+        f"skip: node {j} -> node {i}" for i in range(ARCH.nodes) for j in ARCH.inputs(i))
+    for p in skips:   # each arc leaves the top of node j's box and lands on the top of node i's
+        j, i = map(int, re.findall(r"node (\d+)", p.find("s:title", ns).text))
+        x0, y0, *_, x1, y1 = map(float, re.findall(r"-?[\d.]+", p.get("d")))
+        for x, y, box in ((x0, y0, boxes[f"node {j}"]), (x1, y1, boxes[f"node {i}"])):
+            bx, by, bw = float(box.get("x")), float(box.get("y")), float(box.get("width"))
+            assert bx < x < bx + bw and by - 1 <= y <= by
+    legend = [g.find("s:text", ns).text for g in root.findall("s:g[@class='legend']", ns)]
+    assert legend == list(OPS)
+
+
+def test_chain_svg_outlines_only_highlighted_nodes():
+    root, ns = _svg(ARCH, highlight={2, 4})
+    red = [g.find("s:title", ns).text.split(":")[0] for g in root.findall("s:g", ns)
+           if g.find("s:rect", ns).get("stroke") == draw.HIGHLIGHT_COLOR]
+    assert red == ["node 2", "node 4"]
