@@ -250,6 +250,9 @@ class Engine:
         if self.restore() == 0:
             for note in self.dataset.notes:
                 self.emit("alert", 0, 0, level="info", message=note)
+            slow = slow_precision(self.device, self.config.precision)
+            if slow:
+                self.emit("alert", 0, 0, level="warning", message=slow)
         self.set_status("running")
         while self.epoch < self.config.epochs:
             try:
@@ -467,6 +470,28 @@ class Engine:
         self.set_status("finished", f"final: validation {val_acc:.4f}, test "
                         + (f"{test_acc:.4f}" if test_acc is not None else "n/a"))
         return result
+
+
+def cpu_flags() -> set:
+    """The CPU's feature flags from /proc/cpuinfo (empty where there is none, e.g. macOS)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((set(line.split(":", 1)[1].split()) for line in f if line.startswith("flags")), set())
+    except OSError:
+        return set()
+
+
+def slow_precision(device: torch.device, precision: str) -> str | None:
+    """Why mixed precision will be slower than fp32 on this CPU, if it will: without bf16 arithmetic in hardware
+    (AVX-512-BF16 or AMX) autocast is emulated (bf16 ran 7x slower than fp32 on an AVX2 EPYC)."""
+    if device.type != "cpu" or precision == "fp32":
+        return None
+    flags = cpu_flags()
+    if not flags or (precision == "bf16" and flags & {"avx512_bf16", "amx_bf16"}):
+        return None   # unknown CPU, or one with bf16 arithmetic
+    return (f"{precision} autocast on this CPU is emulated and much slower than fp32 (it has no "
+            + ("AVX-512-BF16 or AMX" if precision == "bf16" else "fp16 arithmetic for training")
+            + "): use --precision fp32 here; mixed precision pays off on a GPU or a CPU with those")
 
 
 def load_data(config: Config):

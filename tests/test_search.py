@@ -203,3 +203,21 @@ def test_a_failed_checkpoint_write_pauses_keeps_the_old_one_and_retries(runs_dir
     thread.join(timeout=60)
     assert store.status() == "finished"
     assert [p.name for p in store.checkpoints()] == ["ckpt-00001.pt", "ckpt-00002.pt"]
+
+
+@pytest.mark.parametrize("flags, precision, warned", [
+    ({"avx2", "fma"}, "bf16", True),
+    ({"avx2", "avx512_bf16"}, "bf16", False),
+    ({"avx2", "amx_bf16"}, "fp16", True),
+    ({"avx2"}, "fp32", False),
+])
+def test_mixed_precision_on_a_cpu_without_it_warns_once_at_the_start(runs_dir, monkeypatch, flags, precision, warned):
+    import enas.search
+    monkeypatch.setattr(enas.search, "cpu_flags", lambda: flags)
+    config = tiny_config(precision=precision, epochs=1, steps_per_epoch=1, controller_steps=1)
+    engine, status = run_engine(runs_dir, f"p-{precision}-{len(flags)}", config)
+    assert status == "finished"
+    warnings = [e["message"] for e in engine.store.events("alert") if e["level"] == "warning"]
+    assert len(warnings) == warned
+    if warned:
+        assert f"{precision} autocast on this CPU is emulated" in warnings[0] and "--precision fp32" in warnings[0]
