@@ -41,9 +41,10 @@ def _act(fn, *args):
 
 
 def run_view(registry, name: str, others: list):
-    """Everything about run `name`. While it runs, two fragments redraw it: every second the header, the current
-    sample and the open Architectures or Derive tab; every CHARTS_EVERY seconds the curves and the policy. Each
-    redraw costs the browser a re-render of the whole page, so there are as few as that (benchmarks/README.md)."""
+    """Everything about run `name`. While it runs, two fragments redraw it: every LIVE_EVERY seconds the header,
+    the current sample and the open Architectures or Derive tab; every CHARTS_EVERY seconds the curves and the
+    policy. Each redraw costs the browser a re-render of the whole page, so there are only these
+    (benchmarks/README.md)."""
     entry = registry.view(name)
     ticking = entry.live.active or entry.follow
     head = st.container()
@@ -54,7 +55,7 @@ def run_view(registry, name: str, others: list):
             sample_box, curves_box, policy_box = live_layout(name, others)
 
     @st.fragment(run_every=LIVE_EVERY if ticking else None)
-    def every_second():
+    def live_parts():
         entry = registry.view(name)
         if ticking and not (entry.live.active or entry.follow):
             st.rerun()   # it just ended: redraw the page once, without the timers
@@ -78,21 +79,21 @@ def run_view(registry, name: str, others: list):
         with policy_box:
             policy_view(entry.live, name, ticking)
 
-    every_second()
+    live_parts()
     if shown[0]:
         charts_now()
 
 
 def picture(arch: Architecture, ops, highlight=None):
-    """The architecture as an inline SVG laid out by `draw.chain_svg`: the browser redraws it every second almost
-    for free (graphviz's in-browser layout cost 0.4 s of a core per redraw here)."""
+    """The architecture as an inline SVG laid out by `draw.chain_svg`: the browser redraws it almost for free
+    (graphviz's in-browser layout had cost 0.4 s of a core per redraw here)."""
     st.markdown(draw.chain_svg(arch, highlight, ops), unsafe_allow_html=True)
 
 
 def plot(key: str, make, ticking: bool, signature=(), **kwargs):
     """`st.plotly_chart(make())`; while a run is live the figure is remade at most every CHARTS_EVERY seconds (or
     when `signature` changes) and re-sent unchanged in between: on a small machine the browser's full redraw of
-    changed charts every second had cost the search most of the page's overhead (benchmarks/README.md)."""
+    changed charts had cost the search much of the page's overhead (benchmarks/README.md)."""
     memo = st.session_state.setdefault("chart_memo", {})
     now, old = time.monotonic(), memo.get(key)
     if not ticking or old is None or old[1] != signature or now - old[0] >= CHARTS_EVERY:
