@@ -240,3 +240,32 @@ def test_architecture_uploads_are_size_limited_and_validated():
         views.read_arch("paste a string", None, "c3 c7:1", None)
     with pytest.raises(ArchitectureError, match="choose a JSON file"):
         views.read_arch("upload a JSON file", None, "", None)
+
+
+def test_live_charts_are_remade_at_most_every_few_seconds_unless_their_inputs_change():
+    def script():
+        import plotly.graph_objects as go
+        import streamlit as st
+
+        from app import views
+        made = st.session_state.setdefault("made", [])
+        sig = st.session_state.get("sig", "a")
+        views.plot("c", lambda: made.append(sig) or go.Figure(go.Scatter(y=[len(made)])),
+                   st.session_state.get("ticking", True), (sig,))
+
+    at = AppTest.from_function(script)
+    at.run()
+    at.run()
+    assert at.session_state.made == ["a"]              # live: the same figure is re-sent
+    at.session_state.sig = "b"
+    at.run()
+    assert at.session_state.made == ["a", "b"]         # another run overlaid, another policy epoch: at once
+    memo = at.session_state.chart_memo
+    memo["c"] = (memo["c"][0] - views.CHARTS_EVERY, *memo["c"][1:])   # CHARTS_EVERY seconds later
+    at.run()
+    assert at.session_state.made == ["a", "b", "b"]
+    at.session_state.ticking = False                    # not live: drawn fresh every time
+    at.run()
+    at.run()
+    assert at.session_state.made == ["a", "b", "b", "b", "b"]
+    assert not at.exception
