@@ -6,6 +6,7 @@ A skip connection j -> i (node i adds node j's output) is a curved arc above the
 """
 from __future__ import annotations
 
+import hashlib
 import shutil
 
 import graphviz
@@ -119,6 +120,8 @@ def chain_svg(arch: Architecture, highlight=None, ops=OPS) -> str:
     second; `highlight` outlines the given node indices in red.
     """
     highlight = set(highlight or ())
+    # the arrowhead's id, unique to this picture: several pictures share one page
+    arrow = "arrow-" + hashlib.sha1(f"{arch} {sorted(highlight)} {ops}".encode()).hexdigest()[:10]
     labels = [("stem", "3x3 conv", END_COLOR, "black", "stem")]
     labels += [(f"node {i}", op, OP_COLORS[op], FONT_COLORS[op], f"op {op}") for i, op in enumerate(arch.ops)]
     labels.append(("tail", "classifier", END_COLOR, "black", "tail"))
@@ -128,7 +131,7 @@ def chain_svg(arch: Architecture, highlight=None, ops=OPS) -> str:
     width, height = left[-1] + BOX_W + PAD, top + BOX_H + 44
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
            f'style="max-width:{width * 1.4:.0f}px" font-family="Helvetica, Arial, sans-serif" role="img">',
-           '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" '
+           f'<defs><marker id="{arrow}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" '
            'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="context-stroke"/></marker></defs>']
     for k, (name, text, fill, font, cls) in enumerate(labels):
         i = k - 1
@@ -142,7 +145,7 @@ def chain_svg(arch: Architecture, highlight=None, ops=OPS) -> str:
     y = top + BOX_H / 2
     for k in range(len(labels) - 1):
         out.append(f'<path class="chain" d="M{left[k] + BOX_W},{y} L{left[k + 1] - 1},{y}" stroke="#525252" '
-                   f'stroke-width="1.5" fill="none" marker-end="url(#arrow)"/>')
+                   f'stroke-width="1.5" fill="none" marker-end="url(#{arrow})"/>')
     for i in range(arch.nodes):
         for j in arch.inputs(i):
             span = i - j
@@ -150,7 +153,7 @@ def chain_svg(arch: Architecture, highlight=None, ops=OPS) -> str:
             x0, x1 = left[j + 1] + BOX_W / 2 + shift, left[i + 1] + BOX_W / 2 - shift
             h = 16 + 14 * span
             out.append(f'<path class="skip" d="M{x0},{top} C{x0},{top - h} {x1},{top - h} {x1},{top - 1}" '
-                       f'stroke="{SKIP_COLOR}" stroke-width="1.8" fill="none" marker-end="url(#arrow)">'
+                       f'stroke="{SKIP_COLOR}" stroke-width="1.8" fill="none" marker-end="url(#{arrow})">'
                        f'<title>skip: node {j} -> node {i}</title></path>')
     x, ly = PAD, top + BOX_H + 26
     out.append(f'<text x="{x}" y="{ly + 12}" font-size="11" fill="#444">ops:</text>')

@@ -94,3 +94,12 @@ def test_chain_svg_outlines_only_highlighted_nodes():
     red = [g.find("s:title", ns).text.split(":")[0] for g in root.findall("s:g", ns)
            if g.find("s:rect", ns).get("stroke") == draw.HIGHLIGHT_COLOR]
     assert red == ["node 2", "node 4"]
+
+
+def test_chain_svg_arrowheads_have_an_id_of_their_own_per_picture():
+    ids = {re.search(r'marker id="([^"]+)"', draw.chain_svg(a, highlight=h)).group(1)
+           for a, h in ((ARCH, None), (ARCH, {1}), (Architecture.parse("c3 c3:1"), None))}
+    assert len(ids) == 3
+    svg = draw.chain_svg(ARCH)
+    marker = re.search(r'marker id="([^"]+)"', svg).group(1)
+    assert svg.count(f"url(#{marker})") == ARCH.nodes + 1 + ARCH.skip_count
