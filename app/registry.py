@@ -19,6 +19,12 @@ from enas.config import Config
 from enas.live import LiveRun
 from enas.store import RunStore, StoreError, new_run_name
 
+
+def engine_threads() -> int:
+    """Torch threads of a search run by the app: one core fewer than the machine has, left to the page."""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
 OPENED_CAP = 8          # finished runs kept open (replayed) at once
 FOLLOW_EVERY = 0.5      # seconds between reads of a run that another process is writing
 
@@ -111,8 +117,7 @@ class Registry:
         try:
             import torch
             from enas.search import Engine
-            # leave a core to the page and the browser
-            torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
+            torch.set_num_threads(engine_threads())
             engine = Engine(store.config(), store, [], entry.control)
             if resume:
                 engine.restore()

@@ -8,8 +8,8 @@ steps per epoch) runs, interleaved, --reps times each way:
 
   A  without the app: `python -m enas --runs-dir TMP search --preset seed --dataset shapes ...` (the CLI);
   B  with the app: `streamlit run app/main.py` and a real Chromium (Playwright) that picks the same settings in
-     the sidebar, presses "Start ENAS" and keeps the page open on the run's live view (redrawn every 2 s, its charts every 6 s)
-     until the run's store says it finished. The run's stored configuration is checked against A's.
+     the sidebar, presses "Start ENAS" and keeps the page open on the run's live view (redrawn every 2 s, its
+     charts every 6 s) until the run's store says it finished. The run's stored configuration is checked against A's.
 
 Throughput, read the same way from each run's store (`RunStore.events`):
   search img/s  (the headline) child images trained / wall time of the search phase, from the store's
@@ -18,7 +18,7 @@ Throughput, read the same way from each run's store (`RunStore.events`):
                 i.e. the child-training loop alone.
 Both runs use the same torch thread count (OMP_NUM_THREADS/MKL_NUM_THREADS = --threads), by default the app's:
 it runs the engine in a thread of the streamlit server process with one core fewer than the machine has, left
-to the page (app/registry.py). The browser and the script reruns share the cores with training; that is the
+to the page (`engine_threads` in app/registry.py). The browser and the script reruns share the cores with training; that is the
 cost being measured.
 
 Also recorded for B: CPU seconds of the streamlit server (split by thread: the engine's, torch's workers,
@@ -46,6 +46,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from app.registry import engine_threads  # noqa: E402
 from enas.config import Config  # noqa: E402
 from enas.store import RunStore  # noqa: E402
 
@@ -369,7 +370,7 @@ def main():
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--steps", type=int, default=80, help="child steps per epoch")
     ap.add_argument("--controller-steps", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=max(1, (os.cpu_count() or 2) - 1),
+    ap.add_argument("--threads", type=int, default=engine_threads(),
                     help="torch threads in both (OMP_NUM_THREADS); default the app's: one fewer than the CPUs")
     ap.add_argument("--kinds", default="AB", help="which runs (AB; B alone to look at the page's CPU)")
     ap.add_argument("--timeout", type=float, default=900, help="seconds one app run may take")

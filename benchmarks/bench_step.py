@@ -178,36 +178,30 @@ def controller_figures(reps: int) -> dict:
     return m
 
 
-def quick_preset_phases() -> dict:
-    """Wall time of the quick preset (search, derive, final) on shapes, by phase."""
+def quick_preset_phases(**changes) -> dict:
+    """Wall time of the quick preset (search, derive, final) on shapes, by phase, and the final result."""
     from enas.search import Engine, load_data
-    config = Config.from_dict({}, preset="quick")
+    config = Config.from_dict(changes, preset="quick")
     start = time.perf_counter()
     engine = Engine(config, dataset=load_data(config))
     times = {"data_s": time.perf_counter() - start}
     for phase, fn in (("search_s", engine.search), ("derive_s", engine.derive), ("final_s", engine.train_final)):
         t = time.perf_counter()
-        fn()
+        out = fn()
         times[phase] = time.perf_counter() - t
     times["total_s"] = sum(times.values())
-    return times
+    return {**times, "result": out}
 
 
 def precision_accuracy(seeds=(0, 1)) -> dict:
     """Row 2b: test accuracy of the quick preset (search, derive, final training) on shapes, fp32 against bf16
     autocast, with the same seeds; target: within 1 point."""
-    from enas.search import Engine, load_data
     runs = {}
     for seed in seeds:
         for precision in ("fp32", "bf16"):
-            config = Config.from_dict({"precision": precision, "seed": seed}, preset="quick")
-            engine = Engine(config, dataset=load_data(config))
-            start = time.perf_counter()
-            engine.search()
-            engine.derive()
-            result = engine.train_final()
-            runs[f"{precision}/seed {seed}"] = {"test_acc": result["test_acc"], "arch": result["arch"],
-                                                "seconds": time.perf_counter() - start}
+            m = quick_preset_phases(precision=precision, seed=seed)
+            runs[f"{precision}/seed {seed}"] = {"test_acc": m["result"]["test_acc"], "arch": m["result"]["arch"],
+                                                "seconds": m["total_s"] - m["data_s"]}
     mean = {p: statistics.mean(r["test_acc"] for k, r in runs.items() if k.startswith(p)) for p in ("fp32", "bf16")}
     return {"runs": runs, "fp32_test_acc": mean["fp32"], "bf16_test_acc": mean["bf16"],
             "difference_points": 100 * (mean["bf16"] - mean["fp32"])}

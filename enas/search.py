@@ -491,7 +491,8 @@ def slow_precision(device: torch.device, precision: str) -> str | None:
         return None   # unknown CPU, or one with bf16 arithmetic
     return (f"{precision} autocast on this CPU is emulated and much slower than fp32 (it has no "
             + ("AVX-512-BF16 or AMX" if precision == "bf16" else "fp16 arithmetic for training")
-            + "): use --precision fp32 here; mixed precision pays off on a GPU or a CPU with those")
+            + "): use fp32 here (--precision fp32, or the precision field of the app's Run settings); mixed "
+            "precision pays off on a GPU or a CPU with those")
 
 
 def load_data(config: Config):
