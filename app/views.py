@@ -321,7 +321,7 @@ def arch_card(entry, arch: Architecture, prev, h: dict):
         rows = {"reward": f"{h['reward']:.4f}", "validation-batch accuracy": f"{h['accuracy']:.4f}",
                 "times sampled": "n/a" if count is None else str(count),
                 "derive validation accuracy": "n/a" if derived is None else f"{derived:.4f}",
-                "parameters": f"{arch.param_count(c.channels, CLASSES):,}",
+                "parameters": f"{arch.param_count(c.channels, CLASSES, c.first_node_bn):,}",
                 "FLOPs per image": f"{arch.flops(c.channels, c.image_size, CLASSES):,}",
                 "skip connections": str(f["skips"]), "ops on the deepest / shallowest path": f"{f['depth']} / "
                 f"{f['shortest']}", "stem-to-tail paths": str(f["paths"])}

@@ -61,25 +61,41 @@ SPECS = {
     "lr_restart_epochs": Spec(int, "cosine restarts: first cycle length in epochs (0: one cycle over all epochs)",
                               "child", 0, 10_000),
     "lr_restart_mult": Spec(int, "cosine restarts: each cycle this many times longer", "child", 1, 10),
+    "lr_tmax_epochs": Spec(int, "PyTorch CosineAnnealingLR's T_max in epochs, the rate set once per epoch and "
+                           "following the cosine back up after T_max (seed notebook: 2; 0: off, the rate follows "
+                           "one cosine per cycle, set every step)", "child", 0, 10_000),
     "momentum": Spec(float, "SGD Nesterov momentum", "child", 0.0, 0.999),
     "weight_decay": Spec(float, "SGD weight decay", "child", 0.0, 1.0),
     "grad_clip": Spec(float, "clip the child's gradient norm to this (0: no clipping)", "child", 0.0, 1e6),
+    "dropout": Spec(float, "dropout before the classifier (ENAS: keep probability 0.9, i.e. 0.1)", "child", 0.0, 0.99),
+    "first_node_bn": Spec(bool, "batch-norm node 0's output too (no: only nodes that can add skips, i > 0, as in "
+                          "the seed notebook and ENAS)", "child"),
     # controller
     "controller": Spec(str, "the ENAS LSTM controller, or uniform random search", "controller",
                        choices=("enas", "random")),
     "lstm_size": Spec(int, "LSTM units", "controller", 1, 4096),
     "lstm_layers": Spec(int, "LSTM layers", "controller", 1, 8),
     "controller_lr": Spec(float, "controller Adam learning rate", "controller", 0.0, 10.0),
-    "temperature": Spec(float, "op logits are divided by this (0: none)", "controller", 0.0, 1000.0),
-    "tanh_constant": Spec(float, "op logits become c*tanh(logits) (0: none)", "controller", 0.0, 1000.0),
+    "controller_beta1": Spec(float, "controller Adam beta1 (ENAS: 0)", "controller", 0.0, 0.999),
+    "controller_eps": Spec(float, "controller Adam epsilon (ENAS: 1e-3)", "controller", 1e-12, 1.0),
+    "controller_every": Spec(int, "train the controller after every k-th search epoch (seed notebook: 2)",
+                             "controller", 1, 10_000),
+    "temperature": Spec(float, "op and skip logits are divided by this (0: none)", "controller", 0.0, 1000.0),
+    "tanh_constant": Spec(float, "op and skip logits become c*tanh(logits) (0: none)", "controller", 0.0, 1000.0),
     "entropy_weight": Spec(float, "entropy bonus added to the reward", "controller", 0.0, 100.0),
     "baseline_decay": Spec(float, "moving-average baseline decay", "controller", 0.0, 1.0),
     "skip_target": Spec(float, "target skip probability of the skip penalty", "controller", 0.001, 0.999),
     "skip_weight": Spec(float, "weight of the skip penalty (KL to the target rate)", "controller", 0.0, 100.0),
+    "skip_reduce": Spec(str, "how the skip penalty adds up KL(skip probability || target) over the N(N-1)/2 skips: "
+                        "sum (seed notebook), node-mean (sum per node, mean over nodes 1..N-1: ENAS), pair-mean",
+                        "controller", choices=("sum", "node-mean", "pair-mean")),
     "controller_steps": Spec(int, "controller steps per epoch", "controller", 0, 100_000),
     "controller_children": Spec(int, "children sampled per controller step", "controller", 1, 10_000),
     # derive and final
     "derive_samples": Spec(int, "children sampled and scored on validation to pick the best", "final", 1, 100_000),
+    "calibration_batches": Spec(int, "before a child inheriting the shared weights is evaluated or fine-tuned, its "
+                                "BN statistics are recomputed on this many un-augmented training batches", "final",
+                                1, 10_000),
     "final_mode": Spec(str, "fine-tune the best child from the shared weights, or retrain it from scratch", "final",
                        choices=("finetune", "scratch")),
     "final_epochs": Spec(int, "epochs of final training", "final", 0, 10_000),
@@ -110,22 +126,30 @@ class Config:
     child_lr_min: float = 0.001
     lr_restart_epochs: int = 0
     lr_restart_mult: int = 2
+    lr_tmax_epochs: int = 2
     momentum: float = 0.9
     weight_decay: float = 1e-4
     grad_clip: float = 5.0
+    dropout: float = 0.0
+    first_node_bn: bool = False
     controller: str = "enas"
     lstm_size: int = 64
     lstm_layers: int = 2
     controller_lr: float = 1e-4
+    controller_beta1: float = 0.9
+    controller_eps: float = 1e-8
+    controller_every: int = 2
     temperature: float = 5.0
     tanh_constant: float = 2.5
     entropy_weight: float = 1e-4
     baseline_decay: float = 0.999
     skip_target: float = 0.4
     skip_weight: float = 0.8
+    skip_reduce: str = "sum"
     controller_steps: int = 10
     controller_children: int = 5
     derive_samples: int = 100
+    calibration_batches: int = 10
     final_mode: str = "finetune"
     final_epochs: int = 10
     final_lr: float = 0.01
@@ -135,6 +159,9 @@ class Config:
             object.__setattr__(self, name, _check(name, getattr(self, name), spec))
         if self.child_lr_min > self.child_lr:
             raise ConfigError(f"field 'child_lr_min': value {self.child_lr_min} is above child_lr ({self.child_lr})")
+        if self.lr_tmax_epochs and self.lr_restart_epochs:
+            raise ConfigError(f"field 'lr_tmax_epochs': value {self.lr_tmax_epochs} and lr_restart_epochs "
+                              f"{self.lr_restart_epochs} are two schedules; set one of them to 0")
         _check_dataset(self.dataset)
 
     @classmethod
@@ -211,6 +238,14 @@ def _check(name, value, spec: Spec):
             raise ConfigError(f"field '{name}': value {value!r} must be a number") from None
         if not math.isfinite(value):
             raise ConfigError(f"field '{name}': value {value!r} must be a finite number")
+    elif spec.type is bool:
+        words = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+        key = value.strip().lower() if isinstance(value, str) else value
+        if isinstance(value, bool) or key in (0, 1) and not isinstance(value, float):
+            return bool(value)
+        if not isinstance(key, str) or key not in words:
+            raise ConfigError(f"field '{name}': value {value!r} must be true or false")
+        return words[key]
     elif not isinstance(value, str):
         raise ConfigError(f"field '{name}': value {value!r} must be text")
     if spec.choices is not None and value not in spec.choices:
@@ -231,16 +266,27 @@ def _check_dataset(value: str):
                       "(a pool of N >= 20 generated images), auto (cifar10 if available, else shapes), folder:PATH")
 
 
+# The enas-paper preset takes the values of the paper's released macro-search script (melodyguan/enas,
+# scripts/cifar10_macro_search.sh and src/cifar10/main.py) where they fit this space; where the paper's text
+# differs (temperature 5, tanh 2.5, controller lr 3.5e-4, entropy weight 0.1), the code's. README.md lists
+# what still differs (12 layers / 36 channels there, 6 nodes / 32 channels here; its final child is trained with
+# its own script).
 PRESETS = {
     "seed": {},
     "enas-paper": {
-        "lstm_size": 64, "lstm_layers": 1, "tanh_constant": 1.5, "temperature": 0.0, "controller_lr": 1e-3,
-        "baseline_decay": 0.99, "controller_steps": 50, "controller_children": 20, "batch_size": 128,
-        "sampling": "per-batch", "lr_restart_epochs": 10, "lr_restart_mult": 2, "epochs": 310,
+        "epochs": 310, "batch_size": 128, "sampling": "per-batch", "child_lr": 0.05, "child_lr_min": 0.0005,
+        "lr_tmax_epochs": 0, "lr_restart_epochs": 10, "lr_restart_mult": 2, "momentum": 0.9, "weight_decay": 2.5e-4,
+        "grad_clip": 5.0, "dropout": 0.1, "first_node_bn": False,
+        "lstm_size": 64, "lstm_layers": 1, "controller_lr": 1e-3, "controller_beta1": 0.0, "controller_eps": 1e-3,
+        "controller_every": 1, "temperature": 0.0, "tanh_constant": 1.5, "entropy_weight": 1e-4,
+        "baseline_decay": 0.99, "skip_target": 0.4, "skip_weight": 0.8, "skip_reduce": "node-mean",
+        "controller_steps": 50, "controller_children": 20, "final_mode": "scratch", "final_epochs": 310,
+        "final_lr": 0.05,
     },
     "quick": {
         "dataset": "shapes", "train_subset": 2000, "val_size": 500, "channels": 16, "epochs": 6,
-        "batch_size": 64, "sampling": "per-batch", "controller_lr": 3e-3, "baseline_decay": 0.9,
+        "batch_size": 64, "sampling": "per-batch", "lr_tmax_epochs": 0, "controller_every": 1,
+        "controller_lr": 3e-3, "baseline_decay": 0.9, "skip_reduce": "pair-mean",
         "controller_steps": 10, "controller_children": 5, "derive_samples": 20, "final_epochs": 3,
         "final_lr": 0.02, "temperature": 0.0,
     },

@@ -2,9 +2,12 @@
 
 The controller runs two LSTM steps per node (Pham et al. 2018, macro search): one whose output gives the op
 logits, then one whose output h_i is node i's anchor. Node i's skip to node j < i is on with probability
-sigmoid(v^T tanh(W1 h_j + W2 h_i)). The next step's input is the chosen op's embedding after an op step,
-and the mean of the chosen anchors (or the start embedding when there are none) after a skip step.
-Temperature and tanh constant shape the op logits. Both samplers work on a batch of B architectures at once.
+q = v^T tanh(W1 h_j + W2 h_i). The next step's input is the chosen op's embedding after an op step, and the
+mean of the chosen anchors (or the start embedding when there are none) after a skip step.
+
+Temperature T and tanh constant c shape every logit, op and skip alike: l -> c tanh(l / T), as in ENAS. ENAS
+samples a skip from a two-way softmax over (-q', q'), so the skip is on with probability sigmoid(2 q'): with
+c = 1.5 it stays inside [0.047, 0.953]. Both samplers work on a batch of B architectures at once.
 """
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ class Sample:
     archs: list
     log_prob: torch.Tensor      # [B] summed log-probability of all decisions
     entropy: torch.Tensor       # [B] summed entropy of all decision distributions
-    skip_penalty: torch.Tensor  # [B] mean KL(skip probability || target) over all skip decisions
+    skip_penalty: torch.Tensor  # [B] KL(skip probability || target), reduced over skips as the sampler says
     op_probs: torch.Tensor      # [B, N, K] op probabilities at each node
     skip_probs: torch.Tensor    # [B, N, N] probability of skip i <- j (0 where j >= i)
 
@@ -39,16 +42,31 @@ def bernoulli_kl(p: torch.Tensor, q: float) -> torch.Tensor:
     return p * torch.log(p / q) + (1 - p) * torch.log((1 - p) / (1 - q))
 
 
+SKIP_REDUCE = ("sum", "node-mean", "pair-mean")
+
+
+def reduce_skip_kl(kl_per_node: torch.Tensor, nodes: int, how: str) -> torch.Tensor:
+    """The skip penalty from the summed KL of each node's skips [B]: `sum` over all N(N-1)/2 skips (seed
+    notebook), `node-mean` over the N-1 nodes that have skips (ENAS), or `pair-mean` over the skips."""
+    if how not in SKIP_REDUCE:
+        raise ValueError(f"skip_reduce must be one of {', '.join(SKIP_REDUCE)}, got {how!r}")
+    divisor = {"sum": 1, "node-mean": nodes - 1, "pair-mean": nodes * (nodes - 1) // 2}[how]
+    return kl_per_node / max(divisor, 1)
+
+
 class Controller(nn.Module):
     """The ENAS LSTM policy over architectures of `nodes` nodes with candidate `ops`."""
 
     trainable = True
 
     def __init__(self, nodes: int = 6, ops=OPS, lstm_size: int = 64, lstm_layers: int = 2,
-                 temperature: float = 5.0, tanh_constant: float = 2.5, skip_target: float = 0.4):
+                 temperature: float = 5.0, tanh_constant: float = 2.5, skip_target: float = 0.4,
+                 skip_reduce: str = "sum"):
         super().__init__()
+        reduce_skip_kl(torch.zeros(1), nodes, skip_reduce)  # refuse an unknown reduction now, not at the first step
         self.nodes, self.ops = nodes, tuple(ops)
         self.temperature, self.tanh_constant, self.skip_target = temperature, tanh_constant, skip_target
+        self.skip_reduce = skip_reduce
         self.lstm = nn.LSTM(lstm_size, lstm_size, lstm_layers)
         self.start = nn.Parameter(torch.empty(1, lstm_size).uniform_(-0.1, 0.1))
         self.op_embedding = nn.Embedding(len(self.ops), lstm_size)
@@ -59,8 +77,8 @@ class Controller(nn.Module):
         for p in self.parameters():
             nn.init.uniform_(p, -0.1, 0.1)
 
-    def op_logits(self, h: torch.Tensor) -> torch.Tensor:
-        logits = self.op_head(h)
+    def shape(self, logits: torch.Tensor) -> torch.Tensor:
+        """Temperature, then tanh constant: l -> c tanh(l / T) (either step skipped when its value is 0)."""
         if self.temperature:
             logits = logits / self.temperature
         if self.tanh_constant:
@@ -83,7 +101,7 @@ class Controller(nn.Module):
         chosen_ops, chosen_skips = [], []
         for i in range(n):
             out, state = self.lstm(inputs.unsqueeze(0), state)
-            logp = F.log_softmax(self.op_logits(out[0]), -1)
+            logp = F.log_softmax(self.shape(self.op_head(out[0])), -1)
             probs = logp.exp()
             if archs is None:
                 op = torch.multinomial(probs.detach(), 1, generator=generator).squeeze(1)
@@ -97,7 +115,8 @@ class Controller(nn.Module):
             out, state = self.lstm(self.op_embedding(op).unsqueeze(0), state)
             h = out[0]
             if i > 0:
-                logit = self.v(torch.tanh(torch.stack(anchors_w1, 1) + self.w2(h).unsqueeze(1))).squeeze(2)  # [B, i]
+                q = self.v(torch.tanh(torch.stack(anchors_w1, 1) + self.w2(h).unsqueeze(1))).squeeze(2)  # [B, i]
+                logit = 2 * self.shape(q)  # softmax over (-q', q') = sigmoid(2 q')
                 p = torch.sigmoid(logit)
                 if archs is None:
                     bits = torch.bernoulli(p.detach(), generator=generator)
@@ -119,8 +138,7 @@ class Controller(nn.Module):
             skips = [s.long().tolist() for s in chosen_skips]
             archs = [Architecture(tuple(self.ops[k] for k in ops[b]), tuple(tuple(skips[i][b]) for i in range(n)))
                      for b in range(batch)]
-        pairs = n * (n - 1) // 2
-        skip_penalty = kl_sum / pairs if pairs else kl_sum
+        skip_penalty = reduce_skip_kl(kl_sum, n, self.skip_reduce)
         return Sample(archs, log_prob, entropy, skip_penalty, torch.stack(op_probs, 1), skip_probs)
 
     def sample(self, batch: int = 1, generator: torch.Generator | None = None) -> Sample:
@@ -171,33 +189,38 @@ class RandomSampler(nn.Module):
 class Reinforce:
     """REINFORCE with a moving-average baseline, an entropy bonus and a skip penalty, optimised with Adam.
 
-    reward = accuracy + entropy_weight x entropy; baseline <- decay x baseline + (1 - decay) x reward
-    (starting at the first reward); loss = mean(-log p x (reward - baseline) + skip_weight x skip_penalty).
+    reward = accuracy + entropy_weight x entropy; advantage = reward - baseline, the baseline as it was before
+    this step (it starts at the mean reward of the first step); then baseline <- decay x baseline + (1 - decay)
+    x reward, once per child. loss = mean(-log p x advantage + skip_weight x skip_penalty).
+    ENAS takes the advantage after moving the baseline, which leaves it at zero when decay is 0; taken before,
+    every decay in [0, 1] learns.
     """
 
     def __init__(self, controller, lr: float = 1e-4, entropy_weight: float = 1e-4, baseline_decay: float = 0.999,
-                 skip_weight: float = 0.8):
+                 skip_weight: float = 0.8, betas: tuple = (0.9, 0.999), eps: float = 1e-8):
         self.controller = controller
         self.entropy_weight, self.baseline_decay, self.skip_weight = entropy_weight, baseline_decay, skip_weight
         self.baseline = None
         params = list(controller.parameters())
-        self.optimizer = torch.optim.Adam(params, lr=lr) if params else None
+        self.optimizer = torch.optim.Adam(params, lr=lr, betas=betas, eps=eps) if params else None
 
     def step(self, sample: Sample, accuracy: torch.Tensor) -> dict:
         """One update from B sampled architectures and their accuracies [B]; returns the step's metrics."""
         reward = accuracy.float() + self.entropy_weight * sample.entropy.detach()
-        advantages = []
-        for r in reward.tolist():
-            self.baseline = r if self.baseline is None else self.baseline_decay * self.baseline + (1 - self.baseline_decay) * r
-            advantages.append(r - self.baseline)
-        advantage = torch.tensor(advantages, device=reward.device)
+        rewards = reward.tolist()
+        if self.baseline is None:
+            self.baseline = sum(rewards) / len(rewards)
+        advantage = reward - self.baseline
+        for r in rewards:
+            self.baseline = self.baseline_decay * self.baseline + (1 - self.baseline_decay) * r
         loss = (-sample.log_prob * advantage + self.skip_weight * sample.skip_penalty).mean()
         if self.optimizer is not None and loss.requires_grad:
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
         return {"reward": reward.mean().item(), "accuracy": accuracy.float().mean().item(),
-                "baseline": self.baseline, "entropy": sample.entropy.mean().item(),
+                "baseline": self.baseline, "advantage": advantage.mean().item(),
+                "entropy": sample.entropy.mean().item(),
                 "skip_penalty": sample.skip_penalty.mean().item(), "skip_count": sample.skip_count.mean().item(),
                 "controller_loss": loss.item() if self.optimizer is not None else 0.0}
 

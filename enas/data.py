@@ -24,7 +24,9 @@ Sizes (`val_size`, `test_size`): an int or float >= 1 is a count of images, a fl
 the images available for carving (at least one image). They apply to splits carved from the training images
 only; where a source has its own split (CIFAR-10's test set, a folder's val/ or test/), that split is used as
 it is and a given size is ignored with a note. Carving is stratified by class and fixed by `seed`;
-`train_subset` then keeps that many training images (also stratified, fixed by `seed`). Problems raise
+`train_subset` then keeps that many training images (also stratified, fixed by `seed`). Every split is stored
+in a random order with its classes interleaved, whatever the order on disk (a class-sorted folder included),
+so that a pass over a split in order sees batches of every class. Problems raise
 `DataError` with a message that names the file or folder and says what is allowed.
 """
 from __future__ import annotations
@@ -43,6 +45,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+
+from .seeds import stream
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_FOLDER = "cifar-10-batches-py"
@@ -220,11 +224,11 @@ def _resolve_size(name, v, default, n) -> int:
     return max(1, int(round(float(v) * n)))  # a positive fraction gives at least one image
 
 
-def _stratified_order(labels: torch.Tensor, seed: int, salt: int) -> torch.Tensor:
-    """A permutation of range(len(labels)), random by (seed, salt), in which every prefix holds each class in
+def _stratified_order(labels: torch.Tensor, seed: int, purpose: str) -> torch.Tensor:
+    """A permutation of range(len(labels)), random by (seed, purpose), in which every prefix holds each class in
     about its overall proportion (classes interleaved)."""
     n = labels.numel()
-    g = torch.Generator().manual_seed((seed * 1_000_003 + salt) % (2**63 - 1))
+    g = stream(seed, purpose)
     perm = torch.randperm(n, generator=g)
     lab = labels[perm]
     counts = torch.bincount(lab, minlength=int(lab.max()) + 1 if n else 0).double()
@@ -243,7 +247,7 @@ def _carve(labels, n_val, n_test, seed, classes, where):
     if n_val + n_test >= n:
         raise DataError(f"{where}: {n:,} images are too few for {n_val:,} validation + {n_test:,} test images; "
                         f"use smaller val_size/test_size (counts, or fractions such as 0.1)")
-    order = _stratified_order(labels, seed, 1)
+    order = _stratified_order(labels, seed, "carve")
     val, test, train = order[:n_val], order[n_val:n_val + n_test], order[n_val + n_test:]
     present = torch.bincount(labels[train], minlength=len(classes))
     missing = [classes[i] for i in range(len(classes)) if present[i] == 0 and (labels == i).any()]
@@ -260,14 +264,20 @@ def _subset(split: Split, k: int | None, seed: int, notes: list) -> Split:
         if k > len(split):
             notes.append(f"train_subset {k:,} is more than the {len(split):,} training images; using them all")
         return split
-    idx = _stratified_order(split.labels, seed, 2)[:k].sort().values
+    idx = _stratified_order(split.labels, seed, "subset")[:k]
     notes.append(f"using a subset of {k:,} of the {len(split):,} training images")
     return Split(split.images[idx].contiguous(), split.labels[idx].contiguous())
 
 
 def _take(images, labels, idx) -> Split:
-    idx = idx.sort().values
     return Split(images[idx].contiguous(), labels[idx].contiguous())
+
+
+def _interleaved(split: Split | None, seed: int, purpose: str) -> Split | None:
+    """The split in a random order with its classes interleaved (any prefix, any batch, holds them all)."""
+    if split is None or len(split) == 0:
+        return split
+    return _take(split.images, split.labels, _stratified_order(split.labels, seed, purpose))
 
 
 def _mean_std(images: torch.Tensor) -> tuple[tuple, tuple]:
@@ -303,6 +313,9 @@ def _finish(name, classes, train, val, test, train_subset, seed, notes) -> Datas
         raise DataError(f"{name}: the validation split is empty (it is needed for the controller's reward); "
                         f"use val_size >= 1 or a fraction such as 0.1")
     mean, std = _mean_std(train.images)
+    # stored order is never class order: a full pass over a split in order (evaluation) sees mixed batches
+    train, val, test = (_interleaved(s, seed, f"order-{k}") for s, k in ((train, "train"), (val, "val"),
+                                                                           (test, "test")))
     return Dataset(name=name, classes=list(classes), train=train, val=val, test=test, mean=mean, std=std,
                    notes=notes)
 

@@ -2,11 +2,14 @@
 
 Layout (both): stem conv3x3(3->C) + BN + ReLU + maxpool2; N nodes at C channels, node i computing
 BN(op_i(x_{i-1}) + sum of its skips), conv ops being conv(bias) + ReLU; tail maxpool2 + conv3x3 + BN + ReLU
-+ maxpool2, global average pool, linear.
++ maxpool2, global average pool, dropout, linear. Node 0, which has no skips, gets a BN only with
+`first_node_bn` (the seed notebook and ENAS normalise only after a skip sum, nodes i > 0).
 
-The supergraph's BNs keep no running statistics (each child has different activations, so shared running
-statistics would be meaningless): they always normalise with the batch's statistics, as in ENAS. A `ChildNet`
-has ordinary BNs; inheriting from the supergraph copies their affine weights, and fine-tuning fills the statistics.
+The supergraph's BNs keep no running statistics: each child has different activations, so statistics shared
+by all children would mix them. They normalise with the batch's statistics in training and when scoring a
+reward alike (ENAS keeps moving statistics and scores rewards with them). A `ChildNet` has ordinary BNs:
+one inheriting the shared weights copies their affine weights, then `calibrate_bn` computes its own statistics
+on training batches, so that it scores in eval mode what the supergraph scores with batch statistics.
 """
 from __future__ import annotations
 
@@ -31,17 +34,24 @@ def apply_op(op: str, x: torch.Tensor, conv: nn.Conv2d | None) -> torch.Tensor:
     return F.relu(conv(x), inplace=True)
 
 
+def node_bns(nodes: int, channels: int, running_stats: bool, first_node_bn: bool) -> nn.ModuleList:
+    """Each node's BN; node 0's is an identity unless `first_node_bn`."""
+    return nn.ModuleList(nn.BatchNorm2d(channels, track_running_stats=running_stats) if i or first_node_bn
+                         else nn.Identity() for i in range(nodes))
+
+
 class Body(nn.Module):
     """What every network here shares: stem, tail and classifier."""
 
-    def __init__(self, channels: int, classes: int, running_stats: bool):
+    def __init__(self, channels: int, classes: int, running_stats: bool, dropout: float = 0.0):
         super().__init__()
         self.stem = nn.Sequential(conv_bn_relu(3, channels, running_stats), nn.MaxPool2d(2))
         self.tail = nn.Sequential(nn.MaxPool2d(2), conv_bn_relu(channels, channels, running_stats), nn.MaxPool2d(2))
+        self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(channels, classes)
 
     def head(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.tail(x).mean((2, 3)))
+        return self.classifier(self.dropout(self.tail(x).mean((2, 3))))
 
 
 def run_chain(x: torch.Tensor, arch: Architecture, convs, bns) -> torch.Tensor:
@@ -59,14 +69,16 @@ def run_chain(x: torch.Tensor, arch: Architecture, convs, bns) -> torch.Tensor:
 class Supergraph(Body):
     """Weights of every op of every node; `forward(x, arch)` runs only the child `arch`."""
 
-    def __init__(self, nodes: int = 6, channels: int = 32, ops=OPS, classes: int = 10):
-        super().__init__(channels, classes, running_stats=False)
+    def __init__(self, nodes: int = 6, channels: int = 32, ops=OPS, classes: int = 10, dropout: float = 0.0,
+                 first_node_bn: bool = False):
+        super().__init__(channels, classes, running_stats=False, dropout=dropout)
         self.nodes, self.channels, self.ops, self.classes = nodes, channels, tuple(ops), classes
+        self.first_node_bn = first_node_bn
         self.convs = nn.ModuleList(
             nn.ModuleDict({op: nn.Conv2d(channels, channels, KERNEL[op], padding=KERNEL[op] // 2)
                            for op in self.ops if op in KERNEL})
             for _ in range(nodes))
-        self.bns = nn.ModuleList(nn.BatchNorm2d(channels, track_running_stats=False) for _ in range(nodes))
+        self.bns = node_bns(nodes, channels, False, first_node_bn)
 
     def conv(self, i: int, op: str):
         return self.convs[i][op] if op in KERNEL else None
@@ -78,12 +90,13 @@ class Supergraph(Body):
 class ChildNet(Body):
     """One architecture as an ordinary module, with only the weights it uses."""
 
-    def __init__(self, arch: Architecture, channels: int = 32, classes: int = 10):
-        super().__init__(channels, classes, running_stats=True)
+    def __init__(self, arch: Architecture, channels: int = 32, classes: int = 10, dropout: float = 0.0,
+                 first_node_bn: bool = False):
+        super().__init__(channels, classes, running_stats=True, dropout=dropout)
         self.arch = arch
         self.convs = nn.ModuleDict({str(i): nn.Conv2d(channels, channels, KERNEL[op], padding=KERNEL[op] // 2)
                                     for i, op in enumerate(arch.ops) if op in KERNEL})
-        self.bns = nn.ModuleList(nn.BatchNorm2d(channels) for _ in arch.ops)
+        self.bns = node_bns(arch.nodes, channels, True, first_node_bn)
 
     def conv(self, i: int, op: str):
         return self.convs[str(i)] if op in KERNEL else None
@@ -93,15 +106,32 @@ class ChildNet(Body):
 
     @classmethod
     def from_supergraph(cls, sg: Supergraph, arch: Architecture) -> "ChildNet":
-        """A child that starts from the supergraph's shared weights (for fine-tuning)."""
+        """A child with the supergraph's shared weights; its BN statistics are empty until `calibrate_bn`."""
         arch.check_space(sg.nodes, sg.ops)
-        net = cls(arch, sg.channels, sg.classes).to(next(sg.parameters()).device)
+        net = cls(arch, sg.channels, sg.classes, sg.dropout.p, sg.first_node_bn).to(next(sg.parameters()).device)
         net.stem.load_state_dict(sg.stem.state_dict(), strict=False)
         net.tail.load_state_dict(sg.tail.state_dict(), strict=False)
         net.classifier.load_state_dict(sg.classifier.state_dict())
         for i, op in enumerate(arch.ops):
             if op in KERNEL:
                 net.convs[str(i)].load_state_dict(sg.convs[i][op].state_dict())
-            net.bns[i].weight.data.copy_(sg.bns[i].weight.data)
-            net.bns[i].bias.data.copy_(sg.bns[i].bias.data)
+        net.bns.load_state_dict(sg.bns.state_dict(), strict=False)
         return net
+
+
+@torch.no_grad()
+def calibrate_bn(net: nn.Module, batches) -> None:
+    """Set the running mean and variance of every BN of `net` to their exact averages over `batches` (inputs
+    x), computed in training mode; weights do not change, and the module returns to the mode it was in."""
+    bns = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average
+    was_training = net.training
+    net.train()
+    for x in batches:
+        net(x)
+    for m, momentum in zip(bns, momenta):
+        m.momentum = momentum
+    net.train(was_training)

@@ -94,9 +94,10 @@ class DeviceData:
         for i in range(0, stop, batch_size):
             yield self._batch(perm[i:i + batch_size], generator, self.augment)
 
-    def random_batch(self, batch_size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def random_batch(self, batch_size: int, generator: torch.Generator,
+                     augment: bool | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """One random minibatch, without repeats when batch_size <= len (used for the controller's reward on
-        validation). Augmented only if this DeviceData was made with augment=True."""
+        validation). Augmented if `augment`, by default if this DeviceData was made with augment=True."""
         batch_size = _check_batch(batch_size)
         _check_generator(generator)
         n = len(self)
@@ -106,7 +107,7 @@ class DeviceData:
             idx = torch.randperm(n, generator=generator)[:batch_size]
         else:
             idx = torch.randint(0, n, (batch_size,), generator=generator)
-        return self._batch(idx, generator, self.augment)
+        return self._batch(idx, generator, self.augment if augment is None else augment)
 
     def batches(self, batch_size: int) -> Iterator:
         """Yield (x, y) in order, no augmentation, last partial batch included (for full evaluation)."""

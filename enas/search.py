@@ -20,8 +20,9 @@ import torch.nn.functional as F
 from .config import Config
 from .controller import Controller, RandomSampler, Reinforce
 from .data import load_dataset
-from .model import ChildNet, Supergraph
+from .model import ChildNet, Supergraph, calibrate_bn
 from .pipeline import DeviceData
+from .seeds import stream, stream_seed
 from .space import Architecture
 from .store import RunStore, StoreError, save_atomic
 
@@ -74,8 +75,13 @@ class Control:
             raise Stopped()
 
 
-def cosine_lr(t: float, total: float, lr_max: float, lr_min: float, first_cycle: int = 0, mult: int = 2) -> float:
-    """Cosine learning rate at (fractional) epoch t; with first_cycle > 0, warm restarts of growing length."""
+def cosine_lr(t: float, total: float, lr_max: float, lr_min: float, first_cycle: int = 0, mult: int = 2,
+              tmax: int = 0) -> float:
+    """Cosine learning rate at (fractional) epoch t: one cosine over `total` epochs; with first_cycle > 0, warm
+    restarts of growing length (SGDR, ENAS); with tmax > 0, PyTorch's CosineAnnealingLR(T_max=tmax) stepped once
+    per epoch (the seed notebook): the rate of epoch floor(t), going back up after tmax epochs."""
+    if tmax:
+        return lr_min + 0.5 * (lr_max - lr_min) * (1 + math.cos(math.pi * math.floor(t) / tmax))
     cycle = total if first_cycle == 0 else first_cycle
     while first_cycle and t >= cycle:
         t -= cycle
@@ -92,11 +98,12 @@ def resolve_device(name: str) -> torch.device:
 
 
 @torch.inference_mode()
-def evaluate(forward, data: DeviceData, batch: int = EVAL_BATCH) -> float:
-    """Accuracy of `forward(x)` over a whole split."""
+def evaluate(net: torch.nn.Module, data: DeviceData, batch: int = EVAL_BATCH) -> float:
+    """Accuracy of `net` over a whole split, in eval mode (its BN statistics are used, never updated)."""
+    net.eval()
     correct = torch.zeros((), device=data.device)
     for x, y in data.batches(batch):
-        correct += (forward(x).argmax(1) == y).sum()
+        correct += (net(x).argmax(1) == y).sum()
     return correct.item() / max(len(data), 1)
 
 
@@ -125,19 +132,20 @@ class Engine:
                           if d.test is not None else None)
         self.classes = len(d.classes)
 
-        torch.manual_seed(c.seed)
-        self.supergraph = Supergraph(c.nodes, c.channels, c.ops, self.classes).to(self.device,
-                                                                                   memory_format=torch.channels_last)
+        torch.manual_seed(stream_seed(c.seed, "init"))
+        self.supergraph = Supergraph(c.nodes, c.channels, c.ops, self.classes, c.dropout, c.first_node_bn).to(
+            self.device, memory_format=torch.channels_last)
         if c.controller == "enas":
             self.sampler = Controller(c.nodes, c.ops, c.lstm_size, c.lstm_layers, c.temperature, c.tanh_constant,
-                                      c.skip_target)
+                                      c.skip_target, c.skip_reduce)
         else:
             self.sampler = RandomSampler(c.nodes, c.ops)
-        self.reinforce = Reinforce(self.sampler, c.controller_lr, c.entropy_weight, c.baseline_decay, c.skip_weight)
+        self.reinforce = Reinforce(self.sampler, c.controller_lr, c.entropy_weight, c.baseline_decay, c.skip_weight,
+                                   (c.controller_beta1, 0.999), c.controller_eps)
         self.child_opt = torch.optim.SGD(self.supergraph.parameters(), lr=c.child_lr, momentum=c.momentum,
                                          nesterov=c.momentum > 0, weight_decay=c.weight_decay)
-        self.data_gen = torch.Generator().manual_seed(c.seed + 1)
-        self.ctrl_gen = torch.Generator().manual_seed(c.seed + 2)
+        self.data_gen = stream(c.seed, "data")
+        self.ctrl_gen = stream(c.seed, "controller")
         self.epoch = 0   # completed search epochs
         self.step = 0    # child training steps so far
         self.ctrl_step = 0
@@ -269,9 +277,8 @@ class Engine:
         c, e = self.config, self.epoch
         start = time.perf_counter()
         train_loss, train_acc, images = self.train_children(e)
-        val_acc = self.train_controller(e)
-        policy_gen = torch.Generator().manual_seed(c.seed * 1_000_003 + e)
-        self.emit("policy", e, self.step, **self.sampler.policy(256, generator=policy_gen))
+        val_acc = self.train_controller(e) if (e + 1) % c.controller_every == 0 else None
+        self.emit("policy", e, self.step, **self.sampler.policy(256, generator=stream(c.seed, f"policy-{e}")))
         seconds = time.perf_counter() - start
         self.epoch = e + 1
         self.emit("epoch", e, self.step, train_loss=train_loss, train_acc=train_acc, val_acc=val_acc,
@@ -295,7 +302,7 @@ class Engine:
                 with torch.no_grad():
                     arch = self.sampler.sample(1, generator=self.ctrl_gen).archs[0]
             lr = cosine_lr(epoch + i / lr_steps, c.epochs, c.child_lr, c.child_lr_min, c.lr_restart_epochs,
-                           c.lr_restart_mult)
+                           c.lr_restart_mult, c.lr_tmax_epochs)
             for g in self.child_opt.param_groups:
                 g["lr"] = lr
             loss, acc = self.child_step(x, y, arch)
@@ -325,18 +332,23 @@ class Engine:
         return min(full, self.config.steps_per_epoch) if self.config.steps_per_epoch else full
 
     def child_step(self, x, y, arch: Architecture):
-        """Forward, backward and SGD step of one child on the shared weights; returns loss and accuracy tensors."""
+        """One training step of one child on the shared weights; returns loss and accuracy tensors."""
+        return self.train_step(lambda x: self.supergraph(x, arch), x, y, self.child_opt, self.scaler,
+                               self.supergraph.parameters())
+
+    def train_step(self, forward, x, y, opt, scaler, params):
+        """Forward, backward and optimiser step at the run's precision (fp16: loss scaling), the gradient norm
+        clipped to grad_clip; the search and final training alike. Returns loss and accuracy tensors."""
         with self.autocast():
-            logits = self.supergraph(x, arch)
+            logits = forward(x)
             loss = F.cross_entropy(logits, y)
-        self.child_opt.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
         if self.config.grad_clip:
-            self.scaler.unscale_(self.child_opt)
-            torch.nn.utils.clip_grad_norm_([p for p in self.supergraph.parameters() if p.grad is not None],
-                                           self.config.grad_clip)
-        self.scaler.step(self.child_opt)
-        self.scaler.update()
+            scaler.unscale_(opt)
+            torch.nn.utils.clip_grad_norm_([p for p in params if p.grad is not None], self.config.grad_clip)
+        scaler.step(opt)
+        scaler.update()
         return loss.detach().float(), (logits.detach().argmax(1) == y).float().mean()
 
     def rewards(self, archs) -> torch.Tensor:
@@ -364,25 +376,28 @@ class Engine:
                 self.emit("sample", epoch, self.step, ctrl_step=self.ctrl_step, arch=str(arch), accuracy=a,
                           reward=a + c.entropy_weight * h)
             accs.append(acc.mean().item())
-        return sum(accs) / len(accs) if accs else float("nan")
+        return sum(accs) / len(accs) if accs else None
 
     # --- derive ----------------------------------------------------------------------------------
     def derive(self, samples: int | None = None) -> list:
-        """Sample children from the trained sampler, score each on the whole validation split, rank them."""
+        """Sample children from the trained sampler, score each on the whole validation split, rank them.
+
+        A child's score is its accuracy with the shared weights and its own BN statistics (`inherited_child`):
+        what the controller's minibatch reward measures, on the whole split, and what final training with
+        0 epochs reports for the same child."""
         m = samples or self.config.derive_samples
         self.restore_for_use()
         if self.store is not None:
             self.store.set_meta(phase="derive")
         self.set_status("running", f"deriving: scoring {m} sampled children on the validation split")
         with torch.no_grad():
-            archs = self.sampler.sample(m, generator=torch.Generator().manual_seed(self.config.seed + 3)).archs
+            archs = self.sampler.sample(m, generator=stream(self.config.seed, "derive")).archs
         counts = Counter(archs)
         ranking = []
-        self.supergraph.eval()
         for k, arch in enumerate(counts):
             self._wait()
             with self.autocast():
-                acc = evaluate(lambda x, a=arch: self.supergraph(x, a), self.val_data)
+                acc = evaluate(self.inherited_child(arch), self.val_data)
             ranking.append({"arch": str(arch), "val_acc": acc, "count": counts[arch]})
             self.emit("derive_child", self.epoch, k, arch=str(arch), val_acc=acc, count=counts[arch],
                       progress=(k + 1) / len(counts))
@@ -395,6 +410,17 @@ class Engine:
             self.store.set_meta(best=str(best), best_val_acc=ranking[0]["val_acc"])
         self.set_status("finished", f"derived {best} (validation accuracy {ranking[0]['val_acc']:.4f})")
         return ranking
+
+    def inherited_child(self, arch: Architecture) -> ChildNet:
+        """`arch` with the shared weights, its BN statistics computed on `calibration_batches` un-augmented
+        training batches (the same images for every child), in eval mode."""
+        c = self.config
+        net = ChildNet.from_supergraph(self.supergraph, arch).to(memory_format=torch.channels_last)
+        gen = stream(c.seed, "calibration")
+        with self.autocast():
+            calibrate_bn(net, (self.train_data.random_batch(c.batch_size, gen, augment=False)[0]
+                               for _ in range(c.calibration_batches)))
+        return net.eval()
 
     def restore_for_use(self):
         """Before derive or final training: load the search's newest checkpoint, if a store holds one."""
@@ -419,17 +445,21 @@ class Engine:
         self.set_status("running", f"final training ({mode}) of {arch}")
         if mode == "finetune":
             self.restore_for_use()
-            net = ChildNet.from_supergraph(self.supergraph, arch)
+            net = self.inherited_child(arch)
+        elif epochs == 0:
+            raise ValueError("final training from scratch with 0 epochs would only evaluate an untrained network; "
+                             "use epochs >= 1, or mode finetune (0 epochs: evaluate the inherited child as it is)")
         else:
-            torch.manual_seed(c.seed + 4)
-            net = ChildNet(arch, c.channels, self.classes).to(self.device)
+            torch.manual_seed(stream_seed(c.seed, "final-init"))
+            net = ChildNet(arch, c.channels, self.classes, c.dropout, c.first_node_bn).to(self.device)
         net = net.to(memory_format=torch.channels_last)
         opt = torch.optim.SGD(net.parameters(), lr=c.final_lr, momentum=c.momentum, nesterov=c.momentum > 0,
                               weight_decay=c.weight_decay)
-        gen = torch.Generator().manual_seed(c.seed + 5)
+        scaler = torch.amp.GradScaler(self.device.type, enabled=c.precision == "fp16")
+        gen = stream(c.seed, "final-data")
         steps = self._steps_per_epoch()
         step = 0
-        val_acc = float("nan")
+        val_acc = None
         for e in range(epochs):
             net.train()
             for i, (x, y) in enumerate(self.train_data.epoch(c.batch_size, gen)):
@@ -438,32 +468,27 @@ class Engine:
                 self._wait()
                 for g in opt.param_groups:
                     g["lr"] = cosine_lr(e + i / steps, epochs, c.final_lr, 0.0)
-                with self.autocast():
-                    logits = net(x)
-                    loss = F.cross_entropy(logits, y)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+                loss, acc = self.train_step(net, x, y, opt, scaler, net.parameters())
                 step += 1
                 if step % self.log_every == 0:
                     loss_v = loss.item()
                     if not math.isfinite(loss_v):
                         raise Diverged(f"non-finite loss ({loss_v}) at final-training step {step} (epoch {e})")
-                    self.emit("final_step", e, step, loss=loss_v, acc=(logits.argmax(1) == y).float().mean().item(),
-                              progress=(i + 1) / steps)
-            net.eval()
+                    self.emit("final_step", e, step, loss=loss_v, acc=acc.item(), progress=(i + 1) / steps)
             with self.autocast():
                 val_acc = evaluate(net, self.val_data)
             self.emit("final_epoch", e, step, val_acc=val_acc, epochs=epochs)
         with self.autocast():
+            if val_acc is None:  # 0 epochs: the inherited child as it is
+                val_acc = evaluate(net, self.val_data)
             test_acc = evaluate(net, self.test_data) if self.test_data is not None else None
         result = {"arch": str(arch), "mode": mode, "epochs": epochs, "val_acc": val_acc, "test_acc": test_acc,
-                  "params": arch.param_count(c.channels, self.classes),
+                  "params": arch.param_count(c.channels, self.classes, c.first_node_bn),
                   "flops": arch.flops(c.channels, c.image_size, self.classes)}
         self.emit("final_result", epochs, step, **result)
         if self.store is not None:
             save_atomic({"format": FORMAT, "kind": "child", "arch": arch.to_dict(), "channels": c.channels,
-                         "classes": self.dataset.classes, "mean": list(self.dataset.mean),
+                         "dropout": c.dropout, "first_node_bn": c.first_node_bn, "classes": self.dataset.classes, "mean": list(self.dataset.mean),
                          "std": list(self.dataset.std), "state_dict": net.state_dict()}, self.store.path / "final.pt")
             self.store.write_text("final.json", json.dumps(result, indent=1) + "\n")
             self.store.set_meta(result=result)

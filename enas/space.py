@@ -144,14 +144,15 @@ class Architecture:
         return cls.from_dict(d)
 
     # --- cost ----------------------------------------------------------------------------------
-    def param_count(self, channels: int = 32, classes: int = 10) -> int:
+    def param_count(self, channels: int = 32, classes: int = 10, first_node_bn: bool = False) -> int:
         """Trainable parameters of the standalone child (see `enas.model`)."""
         c = channels
         n = 27 * c + 2 * c                                    # stem conv (no bias) + BN
-        for op in self.ops:
+        for i, op in enumerate(self.ops):
             if op in KERNEL:
                 n += c * c * KERNEL[op] ** 2 + c              # conv with bias
-            n += 2 * c                                        # node BN
+            if i or first_node_bn:
+                n += 2 * c                                    # node BN
         n += 9 * c * c + 2 * c                                # tail conv (no bias) + BN
         return n + c * classes + classes                      # classifier
 

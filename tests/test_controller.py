@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from enas.controller import Controller, RandomSampler, Reinforce, bernoulli_kl
+from enas.controller import Controller, RandomSampler, Reinforce, bernoulli_kl, reduce_skip_kl
 from enas.space import Architecture
 
 
@@ -44,7 +44,7 @@ def test_skip_probabilities_are_attention_in_open_interval():
 
 
 def test_skip_attention_formula():
-    c = make(2)
+    c = make(2, temperature=5.0, tanh_constant=2.5)
     s = c.sample(1)
     # recompute sigmoid(v^T tanh(W1 h_0 + W2 h_1)) from the LSTM run by hand
     x = c.start
@@ -56,7 +56,9 @@ def test_skip_attention_formula():
     op1 = c.ops.index(s.archs[0].ops[1])
     out, st = c.lstm(c.op_embedding(torch.tensor([op1])).unsqueeze(0), st)
     h1 = out[0]
-    expected = torch.sigmoid(c.v(torch.tanh(c.w1(h0) + c.w2(h1))))
+    q = c.v(torch.tanh(c.w1(h0) + c.w2(h1)))
+    # ENAS: a two-way softmax over (-q', q'), q' = c tanh(q / T), so p = sigmoid(2 q')
+    expected = torch.sigmoid(2 * 2.5 * torch.tanh(q / 5.0))
     assert s.skip_probs[0, 1, 0].item() == pytest.approx(expected.item(), abs=1e-6)
 
 
@@ -64,14 +66,46 @@ def test_skip_penalty_zero_at_target_and_positive_elsewhere():
     assert bernoulli_kl(torch.tensor([0.4]), 0.4).item() == pytest.approx(0.0, abs=1e-7)
     assert bernoulli_kl(torch.tensor([0.9]), 0.4).item() == pytest.approx(
         0.9 * math.log(0.9 / 0.4) + 0.1 * math.log(0.1 / 0.6), rel=1e-5)
-    c = make(4, skip_target=0.4)
+    c = make(4, skip_target=0.5)
     with torch.no_grad():  # v = 0 makes every skip probability sigmoid(0) = 0.5
         c.v.weight.zero_()
-    s = c.sample(3)
-    assert torch.allclose(s.skip_probs[:, 1, 0], torch.tensor(0.5))
-    assert s.skip_penalty[0].item() == pytest.approx(bernoulli_kl(torch.tensor(0.5), 0.4).item(), rel=1e-5)
-    c.skip_target = 0.5
     assert c.sample(3).skip_penalty.abs().max().item() < 1e-6
+
+
+# N = 6, every skip probability 0.5, target 0.4: 15 x KL(0.5 || 0.4) = 15 x 0.020411 summed (seed notebook), over
+# the 5 nodes that have skips (ENAS), over the 15 pairs (pair-mean)
+@pytest.mark.parametrize("how, expected", [("sum", 0.306), ("node-mean", 0.0612), ("pair-mean", 0.0204)])
+def test_skip_penalty_reduction_closed_form(how, expected):
+    kl = 0.5 * math.log(0.5 / 0.4) + 0.5 * math.log(0.5 / 0.6)
+    closed = 15 * kl / {"sum": 1, "node-mean": 5, "pair-mean": 15}[how]
+    assert closed == pytest.approx(expected, abs=5e-4)
+    c = make(6, skip_target=0.4, skip_reduce=how)
+    with torch.no_grad():
+        c.v.weight.zero_()
+    s = c.sample(3)
+    assert torch.allclose(s.skip_probs[:, 1:, 0], torch.tensor(0.5))
+    torch.testing.assert_close(s.skip_penalty, torch.full((3,), closed), rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(reduce_skip_kl(torch.tensor([3.0]), 6, how), torch.tensor([3.0 * closed / (15 * kl)]))
+
+
+def test_unknown_skip_reduction_is_refused():
+    with pytest.raises(ValueError, match="skip_reduce must be one of sum, node-mean, pair-mean"):
+        make(3, skip_reduce="max")
+
+
+@pytest.mark.parametrize("tanh", [1.5, 2.5])
+def test_temperature_and_tanh_constant_bound_skip_probabilities(tanh):
+    """With a huge v, skip probabilities reach but never pass sigmoid(+-2c): [0.047, 0.953] for c = 1.5."""
+    lower = torch.tril(torch.ones(6, 6, dtype=torch.bool), -1)
+    ps = []
+    for sign in (1, -1):  # v and -v push the skips to either end
+        c = make(6, temperature=0.0, tanh_constant=tanh)
+        with torch.no_grad():
+            c.v.weight.mul_(sign * 1e4)
+        ps.append(c.sample(64, generator=torch.Generator().manual_seed(0)).skip_probs[:, lower])
+    p, bound = torch.cat(ps), 1 / (1 + math.exp(-2 * tanh))
+    assert p.max().item() <= bound + 1e-6 and p.min().item() >= 1 - bound - 1e-6
+    assert p.max().item() > bound - 1e-3 and p.min().item() < 1 - bound + 1e-3  # both ends are reached
 
 
 def test_temperature_and_tanh_constant_bound_op_logits():
@@ -98,24 +132,59 @@ def test_positive_advantage_raises_probability_of_the_sample():
     assert c.score(s2.archs).log_prob.item() < before
 
 
-def test_baseline_is_a_moving_average():
+def test_baseline_is_a_moving_average_and_advantages_use_the_one_before_the_step():
     c = make(2)
-    r = Reinforce(c, baseline_decay=0.9, entropy_weight=0.0)
+    r = Reinforce(c, baseline_decay=0.9, entropy_weight=0.0, skip_weight=0.0)
     s = c.sample(3)
     m = r.step(s, torch.tensor([1.0, 0.0, 0.5]))
-    # starts at the first reward, then b <- 0.9 b + 0.1 r
-    b = 1.0
-    b = 0.9 * b + 0.1 * 0.0
-    b = 0.9 * b + 0.1 * 0.5
+    # starts at the first step's mean reward (0.5): advantages 0.5, -0.5, 0; then b <- 0.9 b + 0.1 r per child
+    b = 0.5
+    for x in (1.0, 0.0, 0.5):
+        b = 0.9 * b + 0.1 * x
     assert m["baseline"] == pytest.approx(b)
     assert m["reward"] == pytest.approx(0.5)
+    assert m["advantage"] == pytest.approx(0.0, abs=1e-7)
+    s2 = c.sample(2)
+    m2 = r.step(s2, torch.tensor([0.8, 0.6]))
+    assert m2["advantage"] == pytest.approx(0.7 - b)  # against the baseline before this step
+    expected_loss = (-s2.log_prob * (torch.tensor([0.8, 0.6]) - b)).mean().item()
+    assert m2["controller_loss"] == pytest.approx(expected_loss, rel=1e-5)
 
 
-def test_controller_learns_a_preferred_architecture():
-    """Reward 1 per node with conv3x3 and per absent skip: the policy should concentrate on it."""
+@pytest.mark.parametrize("weight", [0.0, 0.1, 1.0])
+def test_entropy_bonus_is_added_to_the_reward(weight):
+    """reward = accuracy + w x entropy; uniform random search has a closed-form entropy."""
+    r = RandomSampler(3)
+    s = r.sample(4, generator=torch.Generator().manual_seed(0))
+    h = 3 * math.log(5) + 3 * math.log(2)
+    torch.testing.assert_close(s.entropy, torch.full((4,), h))
+    m = Reinforce(r, entropy_weight=weight).step(s, torch.tensor([0.25, 0.5, 0.75, 1.0]))
+    assert m["reward"] == pytest.approx(0.625 + weight * h, rel=1e-6)
+
+
+def test_skip_penalty_is_in_the_loss_and_pulls_skips_to_the_target():
+    """Constant reward: zero advantages, so only the skip penalty moves the policy, towards the target rate."""
+    c = make(4, skip_target=0.05, skip_reduce="sum")
+    r = Reinforce(c, lr=2e-2, entropy_weight=0.0, skip_weight=1.0)
+    g = torch.Generator().manual_seed(0)
+    s = c.sample(4, generator=g)
+    m = r.step(s, torch.full((4,), 0.5))
+    assert m["controller_loss"] == pytest.approx(s.skip_penalty.mean().item(), rel=1e-5)
+    before = c.policy(256, generator=torch.Generator().manual_seed(1))["skip_probs"]
+    for _ in range(30):
+        r.step(c.sample(4, generator=g), torch.full((4,), 0.5))
+    after = c.policy(256, generator=torch.Generator().manual_seed(1))["skip_probs"]
+    mean = lambda p: sum(p[i][j] for i in range(4) for j in range(i)) / 6  # noqa: E731
+    assert mean(after) < mean(before) - 0.2, (mean(before), mean(after))
+
+
+@pytest.mark.parametrize("decay", [0.0, 0.9, 0.999])
+def test_controller_learns_a_preferred_architecture(decay):
+    """Reward 1 per node with conv3x3 and per absent skip: the policy should concentrate on it, whatever the
+    baseline decay (decay 0 once left every advantage at zero)."""
     torch.manual_seed(0)
     c = Controller(3, lstm_size=32, lstm_layers=1, temperature=0, tanh_constant=2.5)
-    r = Reinforce(c, lr=5e-3, entropy_weight=0.0, baseline_decay=0.9, skip_weight=0.0)
+    r = Reinforce(c, lr=5e-3, entropy_weight=0.0, baseline_decay=decay, skip_weight=0.0)
     g = torch.Generator().manual_seed(0)
     target = Architecture.parse("c3 c3:0 c3:00")
 
@@ -126,7 +195,7 @@ def test_controller_learns_a_preferred_architecture():
         s = c.sample(10, generator=g)
         r.step(s, torch.tensor([reward(a) for a in s.archs]))
     p = c.score([target]).log_prob.exp().item()
-    assert p > 0.5, p
+    assert p > 0.4, p
     pol = c.policy(256, generator=g)
     assert min(row[c.ops.index("conv3x3")] for row in pol["op_probs"]) > 0.8
 

@@ -67,10 +67,12 @@ def test_equality_and_hashing_count_samples():
 
 @pytest.mark.parametrize("text", ["c3 c5:1 mp:01", "c1", "ap mp:0 c5:11 c1:101", "c5 c5:1 c5:11 c5:111 c5:1111 c5:11111"])
 @pytest.mark.parametrize("channels", [8, 32])
-def test_param_count_matches_module(text, channels):
+@pytest.mark.parametrize("first_node_bn", [False, True])
+def test_param_count_matches_module(text, channels, first_node_bn):
     arch = Architecture.parse(text)
-    net = ChildNet(arch, channels)
-    assert arch.param_count(channels) == sum(p.numel() for p in net.parameters())
+    net = ChildNet(arch, channels, first_node_bn=first_node_bn)
+    assert arch.param_count(channels, first_node_bn=first_node_bn) == sum(p.numel() for p in net.parameters())
+    assert arch.param_count(channels, first_node_bn=True) - arch.param_count(channels) == 2 * channels
 
 
 def test_flops_hand_computed():
