@@ -9,22 +9,51 @@ from enas.config import PRESETS, SPECS, Config, ConfigError
 from enas.space import Architecture, ArchitectureError
 
 
+# Reference values. Seed notebook: the seed report's ENAS notebook. ENAS: the paper's released macro-search script
+# (melodyguan/enas scripts/cifar10_macro_search.sh, src/cifar10/main.py, general_controller.py, utils.py).
+SEED_NOTEBOOK = {
+    "epochs": 100, "batch_size": 64, "channels": 32, "nodes": 6, "sampling": "per-epoch", "child_lr": 0.05,
+    "child_lr_min": 0.001, "lr_tmax_epochs": 2, "lr_restart_epochs": 0, "momentum": 0.9, "weight_decay": 1e-4,
+    "grad_clip": 5.0, "dropout": 0.0, "first_node_bn": False, "lstm_size": 64, "lstm_layers": 2,
+    "controller_lr": 1e-4, "controller_beta1": 0.9, "controller_eps": 1e-8, "controller_every": 2,
+    "temperature": 5.0, "tanh_constant": 2.5, "entropy_weight": 1e-4, "baseline_decay": 0.999, "skip_target": 0.4,
+    "skip_weight": 0.8, "skip_reduce": "sum", "controller_steps": 10, "controller_children": 5,
+    "final_mode": "finetune",
+}
+ENAS_MACRO = {
+    "epochs": 310, "batch_size": 128, "sampling": "per-batch", "child_lr": 0.05, "child_lr_min": 0.0005,
+    "lr_restart_epochs": 10, "lr_restart_mult": 2, "lr_tmax_epochs": 0, "momentum": 0.9, "weight_decay": 2.5e-4,
+    "grad_clip": 5.0, "dropout": 0.1, "first_node_bn": False, "lstm_size": 64, "lstm_layers": 1,
+    "controller_lr": 1e-3, "controller_beta1": 0.0, "controller_eps": 1e-3, "controller_every": 1,
+    "temperature": 0.0, "tanh_constant": 1.5, "entropy_weight": 1e-4, "baseline_decay": 0.99, "skip_target": 0.4,
+    "skip_weight": 0.8, "skip_reduce": "node-mean", "controller_steps": 50, "controller_children": 20,
+    "final_mode": "scratch", "final_epochs": 310, "final_lr": 0.05,
+}
+
+
+@pytest.mark.parametrize("preset, reference", [("seed", SEED_NOTEBOOK), ("enas-paper", ENAS_MACRO)])
+def test_presets_match_their_references(preset, reference):
+    c = Config.from_dict({}, preset=preset)
+    assert {k: getattr(c, k) for k in reference} == reference
+
+
 def test_defaults_are_the_seed_report():
-    c = Config()
-    assert (c.epochs, c.batch_size, c.channels, c.nodes, c.child_lr, c.child_lr_min, c.weight_decay) == \
-        (100, 64, 32, 6, 0.05, 0.001, 1e-4)
-    assert (c.controller_lr, c.temperature, c.tanh_constant, c.entropy_weight, c.baseline_decay) == \
-        (1e-4, 5.0, 2.5, 1e-4, 0.999)
-    assert (c.skip_target, c.skip_weight, c.controller_steps, c.controller_children) == (0.4, 0.8, 10, 5)
+    assert Config() == Config.from_dict({}, preset="seed")
 
 
-def test_presets():
-    paper = Config.from_dict({}, preset="enas-paper")
-    assert (paper.lstm_layers, paper.tanh_constant, paper.temperature, paper.controller_lr) == (1, 1.5, 0.0, 1e-3)
-    assert (paper.baseline_decay, paper.controller_steps, paper.controller_children, paper.batch_size) == \
-        (0.99, 50, 20, 128)
+def test_quick_preset():
     assert Config.from_dict({"preset": "quick", "epochs": 2}).epochs == 2
     assert Config.from_dict({"preset": "quick"}).dataset == "shapes"
+
+
+def test_two_learning_rate_schedules_at_once_are_refused():
+    with pytest.raises(ConfigError, match="field 'lr_tmax_epochs'.*set one of them to 0"):
+        Config.from_dict({"lr_tmax_epochs": 2, "lr_restart_epochs": 10})
+
+
+@pytest.mark.parametrize("value, expected", [(True, True), ("yes", True), ("false", False), (0, False), ("1", True)])
+def test_true_false_fields(value, expected):
+    assert Config.from_dict({"first_node_bn": value}).first_node_bn is expected
 
 
 @pytest.mark.parametrize("fields, message", [
@@ -36,6 +65,9 @@ def test_presets():
     ({"ops": ["conv3x3", "conv7x7"]}, "field 'ops': 'conv7x7' is not allowed"),
     ({"dataset": "imagenet"}, "field 'dataset': value 'imagenet' is not allowed; allowed: cifar10, shapes, shapes:N"),
     ({"colour": "red"}, "unknown field(s): colour"),
+    ({"first_node_bn": "maybe"}, "field 'first_node_bn': value 'maybe' must be true or false"),
+    ({"first_node_bn": 2}, "field 'first_node_bn': value 2 must be true or false"),
+    ({"skip_reduce": "max"}, "field 'skip_reduce': value 'max' is not allowed; allowed: sum, node-mean, pair-mean"),
     ({"preset": "fastest"}, "field 'preset': value 'fastest' is not allowed"),
     ({"child_lr_min": 1.0}, "above child_lr"),
     ({"seed": True}, "must be a whole number"),

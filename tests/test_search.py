@@ -221,3 +221,76 @@ def test_mixed_precision_on_a_cpu_without_it_warns_once_at_the_start(runs_dir, m
     assert len(warnings) == warned
     if warned:
         assert f"{precision} autocast on this CPU is emulated" in warnings[0] and "--precision fp32" in warnings[0]
+
+
+def test_per_batch_sampling_trains_a_new_child_every_step(runs_dir):
+    events = []
+    run_engine(runs_dir, "pb", tiny_config(sampling="per-batch", epochs=1, steps_per_epoch=6), [events.append])
+    archs = [e["arch"] for e in events if e["kind"] == "child_step"]
+    assert len(archs) == 6 and len(set(archs)) >= 4  # 1,000 architectures: repeats are rare
+
+
+def test_cosine_annealing_lr_of_the_seed_notebook():
+    """CosineAnnealingLR(T_max=2) stepped per epoch: max, middle, min, middle, max, ... constant within an epoch."""
+    lrs = [cosine_lr(t, 100, 0.05, 0.001, tmax=2) for t in (0, 0.5, 1, 1.9, 2, 3, 4)]
+    assert lrs == pytest.approx([0.05, 0.05, 0.0255, 0.0255, 0.001, 0.0255, 0.05])
+
+
+def test_controller_trained_every_kth_epoch_with_the_seed_schedule(runs_dir):
+    events = []
+    config = tiny_config(epochs=4, controller_every=2, lr_tmax_epochs=2, child_lr=0.08, child_lr_min=0.0)
+    run_engine(runs_dir, "every", config, [events.append])
+    trained = sorted({e["epoch"] for e in events if e["kind"] == "controller_step"})
+    assert trained == [1, 3]  # after the 2nd and 4th epochs, as ENAS's controller_train_every
+    assert [e["val_acc"] is None for e in events if e["kind"] == "epoch"] == [True, False, True, False]
+    lrs = {e["epoch"]: e["lr"] for e in events if e["kind"] == "child_step"}
+    assert [lrs[k] for k in range(4)] == pytest.approx([0.08, 0.04, 0.0, 0.04])
+
+
+def test_reward_is_accuracy_plus_the_entropy_bonus(runs_dir):
+    events = []
+    run_engine(runs_dir, "ent", tiny_config(epochs=1, entropy_weight=0.5), [events.append])
+    steps = [e for e in events if e["kind"] == "controller_step"]
+    assert steps and all(e["reward"] == pytest.approx(e["accuracy"] + 0.5 * e["entropy"], rel=1e-5) for e in steps)
+    assert all(e["entropy"] > 1 for e in steps)
+
+
+def test_random_streams_differ_between_purposes_and_seeds():
+    firsts = {}
+    for seed in (0, 1, 2):
+        engine = Engine(tiny_config(seed=seed))
+        for name in ("data_gen", "ctrl_gen"):
+            firsts[seed, name] = torch.randint(0, 2**31, (4,), generator=getattr(engine, name)).tolist()
+    values = [tuple(v) for v in firsts.values()]
+    assert len(set(values)) == len(values)  # seed 0's controller stream was seed 1's data stream
+
+
+def test_the_config_reaches_controller_and_optimiser():
+    engine = Engine(tiny_config(preset="enas-paper", **{"lstm_size": 16}))
+    c, r = engine.sampler, engine.reinforce
+    assert (c.temperature, c.tanh_constant, c.skip_target, c.skip_reduce) == (0.0, 1.5, 0.4, "node-mean")
+    assert (r.baseline_decay, r.skip_weight, r.entropy_weight) == (0.99, 0.8, 1e-4)
+    group = r.optimizer.param_groups[0]
+    assert (group["lr"], group["betas"], group["eps"]) == (1e-3, (0.0, 0.999), 1e-3)
+    assert engine.supergraph.dropout.p == 0.1 and not engine.supergraph.first_node_bn
+
+
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+def test_final_training_clips_gradients_at_every_precision(runs_dir, precision):
+    """A tiny grad_clip (and no weight decay) keeps the fine-tuned weights where they started."""
+    moved = {}
+    for clip in (1e-9, 0.0):
+        config = tiny_config(precision=precision, grad_clip=clip, weight_decay=0.0, final_lr=0.5)
+        engine, _ = run_engine(runs_dir, f"clip-{precision}-{clip}", config, phases=("search",))
+        arch = Architecture.parse("c3 c5:1 c1:01")
+        start = engine.inherited_child(arch).state_dict()
+        engine.train_final(arch, "finetune", 1)
+        end = load_file(engine.store.path / "final.pt")["state_dict"]
+        moved[clip] = max((end[k].float() - start[k].float()).abs().max().item() for k in start if "weight" in k)
+    assert moved[1e-9] < 1e-6 < 1e-3 < moved[0.0], moved
+
+
+def test_scratch_with_zero_epochs_is_a_clear_error(runs_dir):
+    engine, _ = run_engine(runs_dir, "zero", tiny_config(), phases=("search",))
+    with pytest.raises(ValueError, match="from scratch with 0 epochs"):
+        engine.train_final(Architecture.parse("c3 c5:1 c1:01"), "scratch", 0)
