@@ -16,13 +16,13 @@ SEARCH_CHARTS = (
                                                            ("controller.baseline", "baseline")]),
     ("Controller entropy", "controller step", [("controller.entropy", "entropy")]),
     ("Controller loss", "controller step", [("controller.controller_loss", "loss")]),
-    ("Validation accuracy of sampled children", "epoch", [("epoch.val_acc", "validation"),
-                                                         ("epoch.train_acc", "training")]),
+    ("Accuracy of sampled children (minibatches)", "epoch", [("epoch.val_acc", "validation (rewards)"),
+                                                            ("epoch.train_acc", "training")]),
 )
 FINAL_CHARTS = (
     ("Final training loss", "step", [("final.loss", "loss")]),
     ("Final training accuracy", "step", [("final.acc", "accuracy (minibatch)")]),
-    ("Final validation accuracy", "epoch", [("final.val_acc", "validation")]),
+    ("Final validation accuracy (whole split)", "epoch", [("final.val_acc", "validation")]),
 )
 
 
@@ -93,4 +93,5 @@ def derive_scatter(xs, ys, best_acc=None) -> go.Figure:
                                name="child"))
     if best_acc is not None:
         fig.add_hline(y=best_acc, line_dash="dash", line_color="#e31a1c", annotation_text="best")
-    return _layout(fig, "Derive: validation accuracy of each sampled child", "child", height=260)
+    return _layout(fig, "Derive: whole-split validation accuracy, shared weights, BN recalibrated", "child",
+                   height=260)

@@ -48,6 +48,8 @@ def _widget(name: str):
     label = name.replace("_", " ")
     if spec.type is tuple:
         return st.multiselect(label, spec.choices, key=key, help=spec.help)
+    if spec.type is bool:
+        return st.checkbox(label, key=key, help=spec.help)
     if spec.choices:
         return st.selectbox(label, spec.choices, key=key, help=spec.help)
     if spec.optional or spec.type is float or spec.type is str:
@@ -72,7 +74,8 @@ def render(registry):
         st.header("New search")
         st.selectbox("preset", list(PRESETS), key="cfg_preset", on_change=load_preset,
                      help="starting values: quick (a minute on a CPU, built-in shapes data), seed (the seed "
-                          "report's settings), enas-paper (the paper's controller settings)")
+                          "notebook's settings), enas-paper (the ENAS paper's released macro-search settings "
+                          "on this 6-node, 32-channel space: README, 'Seed notebook, ENAS paper, this project')")
         kind = st.selectbox("dataset", DATASETS, key="cfg_dataset_kind",
                             help="shapes: built in, no download; cifar10: downloaded once; folder: your own images")
         folder = st.text_input("image folder", key="cfg_folder") if kind == "folder" else ""

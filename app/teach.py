@@ -28,7 +28,8 @@ children below it (REINFORCE). The **controller loss** is that signal (plus the 
 **entropy** measures how undecided the controller still is: it falls as the policy settles.
 """,
     "shared": """
-**Why weights are shared.** Training every candidate network from scratch would take GPU-days for each.
+**Why weights are shared.** Earlier NAS trained every candidate network from scratch: its whole search took
+hundreds of GPU-days.
 ENAS keeps one set of weights for every (node, op) pair: a sampled child just uses the weights of its
 ops, and one SGD step on one minibatch trains exactly those. Children are scored with these shared
 weights, so a search of thousands of children costs about as much as training one network. The
@@ -46,9 +47,12 @@ or the buttons to look at one; red outlines mark the nodes that differ from the 
 """,
     "derive": """
 **Derive and final training.** After the search, *derive* samples children from the trained controller and
-scores each on the *whole* validation split with the shared weights; the best is kept. *Final training*
-then fine-tunes that child starting from the shared weights (or retrains it from scratch) and reports its
-validation and test accuracy.
+scores each on the *whole* validation split with the shared weights; the best is kept. The shared weights'
+batch norms keep no statistics of their own (every child would need different ones), so each child's are
+first recomputed on a few training batches: its score then means what the controller's minibatch reward
+means, measured on every validation image. *Final training* then fine-tunes that child starting from the
+shared weights (this app's default; 0 epochs just evaluates it) or retrains it from scratch (what the ENAS
+paper does, and the `enas-paper` preset), and reports its validation and test accuracy.
 """,
     "random": """
 **Random search** samples every architecture uniformly and never learns: run it next to the ENAS

@@ -320,7 +320,8 @@ def arch_card(entry, arch: Architecture, prev, h: dict):
         derived = entry.live.derive_acc(str(arch))
         rows = {"reward": f"{h['reward']:.4f}", "validation-batch accuracy": f"{h['accuracy']:.4f}",
                 "times sampled": "n/a" if count is None else str(count),
-                "derive validation accuracy": "n/a" if derived is None else f"{derived:.4f}",
+                "derive validation accuracy (whole split, BN recalibrated)": "n/a" if derived is None
+                else f"{derived:.4f}",
                 "parameters": f"{arch.param_count(c.channels, CLASSES, c.first_node_bn):,}",
                 "FLOPs per image": f"{arch.flops(c.channels, c.image_size, CLASSES):,}",
                 "skip connections": str(f["skips"]), "ops on the deepest / shallowest path": f"{f['depth']} / "
@@ -389,12 +390,17 @@ def train_form(registry, entry):
         upload = st.file_uploader("architecture JSON", type=["json"], key="train_file")
         mode = st.selectbox("mode", ["finetune", "scratch"], index=["finetune", "scratch"].index(c.final_mode),
                             key="train_mode")
-        epochs = st.number_input("epochs", 1, 10_000, max(c.final_epochs, 1), key="train_epochs")
+        epochs = st.number_input("epochs", 0, 10_000, c.final_epochs, key="train_epochs",
+                                 help="0 with finetune: evaluate the child as it inherits the shared weights")
         if st.form_submit_button("Train the child", icon=":material/model_training:"):
             try:
                 arch = read_arch(source, best, text, upload).check_space(c.nodes, c.ops)
             except ArchitectureError as e:
                 st.error(str(e), icon=":material/error:")
+                return
+            if mode == "scratch" and epochs == 0:
+                st.error("training from scratch needs at least 1 epoch (0 epochs is for finetune: it evaluates "
+                         "the inherited child)", icon=":material/error:")
                 return
             _act(registry.train, entry.name, arch, mode, int(epochs))
             st.rerun(scope="app")
@@ -426,11 +432,18 @@ def result_view(entry):
         return
     arch = Architecture.parse(text)
     if result:
-        cols = st.columns(4)
-        cols[0].metric("Validation accuracy", f"{result['val_acc']:.4f}")
-        cols[1].metric("Test accuracy", "-" if result["test_acc"] is None else f"{result['test_acc']:.4f}")
-        cols[2].metric("Parameters", f"{result['params']:,}")
-        cols[3].metric("FLOPs", f"{result['flops']:,}")
+        derived = live.derive_acc(result["arch"])
+        trained = f"{result['epochs']} epoch(s), {result['mode']}"
+        cols = st.columns(5)
+        cols[0].metric("Validation accuracy at derive", "-" if derived is None else f"{derived:.4f}",
+                       help="whole validation split, shared weights, BN statistics recalibrated: the child as "
+                            "final training received it")
+        cols[1].metric("Validation accuracy", f"{result['val_acc']:.4f}",
+                       help=f"whole validation split, after final training ({trained}); eval-mode BN statistics")
+        cols[2].metric("Test accuracy", "-" if result["test_acc"] is None else f"{result['test_acc']:.4f}",
+                       help=f"whole test split, after final training ({trained})")
+        cols[3].metric("Parameters", f"{result['params']:,}")
+        cols[4].metric("FLOPs", f"{result['flops']:,}")
     st.markdown(f"**Download `{arch}`**")
     cols = st.columns(5)
     cols[0].download_button("JSON", arch.to_json() + "\n", "architecture.json", "application/json", key="dl_json")

@@ -97,6 +97,12 @@ def test_preset_fills_the_form(runs):
     at.sidebar.selectbox(key="cfg_preset").set_value("enas-paper").run()
     assert at.sidebar.number_input(key="cfg_epochs").value == 310
     assert at.sidebar.selectbox(key="cfg_sampling").value == "per-batch"
+    assert at.sidebar.selectbox(key="cfg_skip_reduce").value == "node-mean"
+    assert at.sidebar.checkbox(key="cfg_first_node_bn").value is False
+    at.sidebar.selectbox(key="cfg_preset").set_value("seed").run()
+    assert at.sidebar.number_input(key="cfg_controller_every").value == 2
+    at.sidebar.checkbox(key="cfg_first_node_bn").check().run()
+    assert not at.sidebar.error and at.sidebar.button(key="start_enas").disabled is False
 
 
 def test_search_graph_charts_history_derive_final_and_reopen(runs):
@@ -139,6 +145,10 @@ def test_search_graph_charts_history_derive_final_and_reopen(runs):
     at.run()
     labels = {b.proto.label for b in at.get("download_button")}
     assert {"JSON", "String", "DOT", "SVG", "Weights"} <= labels
+    metrics = {m.label: m.value for m in at.metric}   # derive's and final training's accuracy side by side
+    result = entry.live.result
+    assert metrics["Validation accuracy at derive"] == f"{entry.live.derive_acc(result['arch']):.4f}"
+    assert metrics["Validation accuracy"] == f"{result['val_acc']:.4f}"
 
     get_registry.clear()                             # a fresh server process: the run comes from disk
     again = new_app()
