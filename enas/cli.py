@@ -83,15 +83,18 @@ def progress_listener():
             b.n = int(ev["progress"] * 1000)
             b.set_postfix(loss=f"{ev['loss']:.3f}", acc=f"{ev['acc']:.3f}", img_s=f"{ev['images_per_s']:.0f}")
         elif kind == "epoch":
+            rewards = ("controller not trained this epoch" if ev["val_acc"] is None else
+                       f"controller's samples on validation minibatches {ev['val_acc']:.3f}")
             tqdm.write(f"epoch {ev['epoch'] + 1}/{ev['epochs']}: train loss {ev['train_loss']:.3f} "
-                       f"acc {ev['train_acc']:.3f}, controller val acc {ev['val_acc']:.3f}, {ev['seconds']:.1f}s")
+                       f"acc {ev['train_acc']:.3f}, {rewards}, {ev['seconds']:.1f}s")
         elif kind == "derive_child":
             b = bar("derive", 1000, "derive")
             b.n = int(ev["progress"] * 1000)
             b.set_postfix(best=ev["arch"], acc=f"{ev['val_acc']:.3f}")
         elif kind == "derive_result":
             r = ev["ranking"][0]
-            tqdm.write(f"best of derive: {r['arch']}  validation accuracy {r['val_acc']:.4f}")
+            tqdm.write(f"best of derive: {r['arch']}  validation accuracy {r['val_acc']:.4f} (whole split, shared "
+                       "weights, BN recalibrated)")
         elif kind == "final_step":
             b = bar(("final", ev["epoch"]), 1000, f"final epoch {ev['epoch'] + 1}")
             b.n = int(ev["progress"] * 1000)
@@ -156,8 +159,11 @@ def cmd_phase(args, runs_dir, phase) -> int:
         phase = lambda: engine.derive(args.samples)  # noqa: E731
     else:
         arch = read_arch(args.arch) if args.arch else None
-        if args.epochs is not None and args.epochs < 1:
-            raise ConfigError(f"--epochs {args.epochs}: must be at least 1")
+        mode = args.mode or engine.config.final_mode
+        least = 1 if mode == "scratch" else 0
+        if args.epochs is not None and args.epochs < least:
+            raise ConfigError(f"--epochs {args.epochs}: must be at least {least} with mode {mode} (0 epochs of "
+                              "finetune evaluates the inherited child)")
         phase = lambda: engine.train_final(arch, args.mode, args.epochs)  # noqa: E731
     return 0 if engine.run((phase,)) == "finished" else 1
 

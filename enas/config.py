@@ -159,6 +159,9 @@ class Config:
             object.__setattr__(self, name, _check(name, getattr(self, name), spec))
         if self.child_lr_min > self.child_lr:
             raise ConfigError(f"field 'child_lr_min': value {self.child_lr_min} is above child_lr ({self.child_lr})")
+        if self.final_mode == "scratch" and self.final_epochs == 0:
+            raise ConfigError("field 'final_epochs': value 0 with final_mode scratch would only evaluate an untrained "
+                              "network; use 1 or more, or final_mode finetune (0 epochs: the inherited child)")
         if self.lr_tmax_epochs and self.lr_restart_epochs:
             raise ConfigError(f"field 'lr_tmax_epochs': value {self.lr_tmax_epochs} and lr_restart_epochs "
                               f"{self.lr_restart_epochs} are two schedules; set one of them to 0")

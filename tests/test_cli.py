@@ -78,3 +78,18 @@ def test_a_bad_flag_in_a_real_process_is_one_line_without_traceback(tmp_path):
 def test_resume_refuses_new_settings(tmp_path, capsys):
     assert main(["--runs-dir", str(tmp_path), "search", "--resume", "r", "--epochs", "5"]) == 2
     assert "drop --epochs" in capsys.readouterr().err
+
+
+def test_seed_schedule_and_zero_epoch_evaluation_from_the_command_line(tmp_path):
+    runs = tmp_path / "runs"
+    out = enas("search", "--preset", "seed", "--name", "s", *flags(epochs=2, controller_every=2), runs_dir=runs).stdout
+    assert "epoch 1/2" in out and "controller not trained this epoch" in out
+    assert "controller's samples on validation minibatches" in out
+    enas("derive", "s", "--samples", 3, runs_dir=runs)
+    store = RunStore.open(runs, "s")
+    out = enas("train", "s", "--epochs", 0, runs_dir=runs).stdout
+    result = json.loads((store.path / "final.json").read_text())
+    assert result["epochs"] == 0 and result["val_acc"] == store.meta()["best_val_acc"]  # the inherited child
+    assert f"validation {result['val_acc']:.4f}" in out
+    refused = enas("train", "s", "--mode", "scratch", "--epochs", 0, runs_dir=runs, check=False)
+    assert refused.returncode == 2 and "--epochs 0: must be at least 1 with mode scratch" in refused.stderr

@@ -65,6 +65,7 @@ def test_true_false_fields(value, expected):
     ({"ops": ["conv3x3", "conv7x7"]}, "field 'ops': 'conv7x7' is not allowed"),
     ({"dataset": "imagenet"}, "field 'dataset': value 'imagenet' is not allowed; allowed: cifar10, shapes, shapes:N"),
     ({"colour": "red"}, "unknown field(s): colour"),
+    ({"final_mode": "scratch", "final_epochs": 0}, "field 'final_epochs': value 0 with final_mode scratch"),
     ({"first_node_bn": "maybe"}, "field 'first_node_bn': value 'maybe' must be true or false"),
     ({"first_node_bn": 2}, "field 'first_node_bn': value 2 must be true or false"),
     ({"skip_reduce": "max"}, "field 'skip_reduce': value 'max' is not allowed; allowed: sum, node-mean, pair-mean"),
