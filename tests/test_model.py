@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from enas.controller import RandomSampler
-from enas.model import ChildNet, Supergraph
+from enas.model import ChildNet, Supergraph, calibrate_bn
 from enas.space import OPS, Architecture
 
 
@@ -78,3 +78,36 @@ def test_inheriting_refuses_an_architecture_outside_the_space():
     sg = Supergraph(2, 8, ops=("conv3x3", "maxpool3x3"))
     with pytest.raises(ValueError, match="not in this search space"):
         ChildNet.from_supergraph(sg, Architecture.parse("c5 mp:1"))
+
+
+def test_calibrated_statistics_are_the_exact_averages_over_the_batches():
+    torch.manual_seed(0)
+    sg = Supergraph(3, 8)
+    arch = Architecture.parse("c3 c5:1 mp:01")
+    child = ChildNet.from_supergraph(sg, arch).eval()
+    batches = [torch.randn(4, 3, 32, 32) * (k + 1) for k in range(3)]
+    calibrate_bn(child, batches)
+    assert not child.training  # back in the mode it was in
+    stem_bn = child.stem[0][1]
+    conv = [child.stem[0][0](x) for x in batches]
+    mean = torch.stack([c.mean((0, 2, 3)) for c in conv]).mean(0)
+    var = torch.stack([c.var((0, 2, 3), unbiased=True) for c in conv]).mean(0)
+    torch.testing.assert_close(stem_bn.running_mean, mean, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(stem_bn.running_var, var, rtol=1e-5, atol=1e-6)
+    assert all(m.num_batches_tracked.item() == 3 and m.momentum == 0.1
+               for m in child.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    for k, v in child.state_dict().items():  # weights untouched
+        if "running" not in k and "tracked" not in k:
+            torch.testing.assert_close(v, ChildNet.from_supergraph(sg, arch).state_dict()[k], rtol=0, atol=0)
+
+
+def test_a_child_calibrated_on_a_batch_scores_it_as_the_supergraph_does():
+    """Eval mode with statistics from batch x = the supergraph's batch statistics on x (up to n/(n-1))."""
+    torch.manual_seed(1)
+    sg = Supergraph(4, 8)
+    arch = random_archs(1, 4, 3)[0]
+    x = torch.randn(16, 3, 32, 32)
+    child = ChildNet.from_supergraph(sg, arch)
+    calibrate_bn(child, [x])
+    with torch.no_grad():
+        torch.testing.assert_close(child.eval()(x), sg(x, arch), rtol=0.02, atol=0.02)

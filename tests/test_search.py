@@ -1,4 +1,5 @@
 """The search loop end to end: phases, events, exact resume, pause/stop from threads, failures, NaN and disk errors."""
+import dataclasses
 import math
 import threading
 import time
@@ -8,7 +9,7 @@ import torch
 
 from conftest import tiny_config
 from enas.model import ChildNet
-from enas.search import Control, Engine, cosine_lr
+from enas.search import Control, Engine, cosine_lr, evaluate, load_data
 from enas.space import Architecture
 from enas.store import RunStore, load_file
 
@@ -294,3 +295,53 @@ def test_scratch_with_zero_epochs_is_a_clear_error(runs_dir):
     engine, _ = run_engine(runs_dir, "zero", tiny_config(), phases=("search",))
     with pytest.raises(ValueError, match="from scratch with 0 epochs"):
         engine.train_final(Architecture.parse("c3 c5:1 c1:01"), "scratch", 0)
+
+
+def planted_engine(runs_dir, name, **changes):
+    """A tiny run whose validation images are all labelled 0 and test images 1, and whose classifier always
+    answers 0: any accuracy on validation is 1, on test 0, on training images about 1/10."""
+    config = tiny_config(**changes)
+    ds = load_data(config)
+    relabel = lambda split, k: dataclasses.replace(split, labels=torch.full_like(split.labels, k))  # noqa: E731
+    ds = dataclasses.replace(ds, val=relabel(ds.val, 0), test=relabel(ds.test, 1))
+    engine = Engine(config, RunStore.create(runs_dir, name, config), dataset=ds)
+    with torch.no_grad():
+        engine.supergraph.classifier.weight.zero_()
+        engine.supergraph.classifier.bias.copy_(torch.tensor([50.0] + [0.0] * 9))
+    return engine
+
+
+def test_rewards_derive_and_final_use_the_split_they_name(runs_dir):
+    engine = planted_engine(runs_dir, "planted", controller_steps=2, controller_children=3, final_epochs=0)
+    events = []
+    engine.listeners.append(events.append)
+    assert engine.train_controller(0) == 1.0
+    samples = [e for e in events if e["kind"] == "sample"]
+    assert len(samples) == 6 and all(e["accuracy"] == 1.0 for e in samples)  # validation minibatches
+    engine.save_checkpoint()
+    ranking = engine.derive()
+    assert all(r["val_acc"] == 1.0 for r in ranking)                         # the whole validation split
+    result = engine.train_final()
+    assert (result["val_acc"], result["test_acc"]) == (1.0, 0.0)
+
+
+def test_zero_final_epochs_keep_the_inherited_child_as_it_is(runs_dir):
+    engine, _ = run_engine(runs_dir, "zero-final", tiny_config(final_epochs=0), phases=("search", "derive"))
+    best = engine.best
+    derived = engine.store.meta()["best_val_acc"]
+    result = engine.train_final()
+    assert result["val_acc"] == derived and not math.isnan(result["val_acc"])
+    saved = load_file(engine.store.path / "final.pt")["state_dict"]
+    inherited = engine.inherited_child(best).state_dict()
+    for k, v in saved.items():   # shared weights, and BN buffers that saw no validation or test image
+        torch.testing.assert_close(v, inherited[k], rtol=0, atol=0, msg=k)
+    conv = next(i for i, op in enumerate(best.ops) if op in ("conv1x1", "conv3x3", "conv5x5"))
+    torch.testing.assert_close(saved[f"convs.{conv}.weight"], engine.supergraph.convs[conv][best.ops[conv]].weight)
+    assert all(v.item() == engine.config.calibration_batches for k, v in saved.items() if "tracked" in k)
+    result = engine.train_final(best, "finetune", 1)       # after training too, evaluation writes no buffer
+    saved = load_file(engine.store.path / "final.pt")["state_dict"]
+    steps = engine.config.steps_per_epoch
+    assert all(v.item() == engine.config.calibration_batches + steps for k, v in saved.items() if "tracked" in k)
+    net = engine.inherited_child(best)
+    net.load_state_dict(saved)
+    assert evaluate(net, engine.val_data) == result["val_acc"]
