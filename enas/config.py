@@ -180,6 +180,11 @@ class Config:
         base = PRESETS[_preset_name(preset)] if preset is not None else {}
         return cls(**{**base, **d})
 
+    @classmethod
+    def from_stored(cls, d: dict) -> "Config":
+        """A run's stored configuration: a field added after the run was made takes the value that run had."""
+        return cls.from_dict({**{k: v for k, v in BEFORE_FIELD.items() if k not in d}, **d})
+
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["ops"] = list(self.ops)
@@ -268,6 +273,10 @@ def _check_dataset(value: str):
     raise ConfigError(f"field 'dataset': value {value!r} is not allowed; allowed: cifar10, shapes, shapes:N "
                       "(a pool of N >= 20 generated images), auto (cifar10 if available, else shapes), folder:PATH")
 
+
+# Fields added after runs were stored, and what those runs did before each field existed.
+BEFORE_FIELD = {"lr_tmax_epochs": 0, "controller_every": 1, "first_node_bn": True, "skip_reduce": "pair-mean",
+                "dropout": 0.0, "controller_beta1": 0.9, "controller_eps": 1e-8, "calibration_batches": 10}
 
 # The enas-paper preset takes the values of the paper's released macro-search script (melodyguan/enas,
 # scripts/cifar10_macro_search.sh and src/cifar10/main.py) where they fit this space; where the paper's text

@@ -131,7 +131,7 @@ class RunStore:
         return self.path.name
 
     def config(self) -> Config:
-        return Config.from_dict(self.meta()["config"])
+        return Config.from_stored(self.meta()["config"])
 
     def set_status(self, status: str, message: str = "", **extra):
         self.set_meta(status=status, message=message, pid=os.getpid(), host=socket.gethostname(),

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from enas.config import PRESETS, SPECS, Config, ConfigError
+from enas.config import BEFORE_FIELD, PRESETS, SPECS, Config, ConfigError
 from enas.space import Architecture, ArchitectureError
 
 
@@ -39,6 +39,14 @@ def test_presets_match_their_references(preset, reference):
 
 def test_defaults_are_the_seed_report():
     assert Config() == Config.from_dict({}, preset="seed")
+
+
+def test_a_configuration_stored_before_new_fields_opens_as_it_ran():
+    stored = {k: v for k, v in Config.from_dict({}, preset="enas-paper").to_dict().items() if k not in BEFORE_FIELD}
+    c = Config.from_stored(stored)   # the paper preset's restarts did not clash with a T_max then
+    assert (c.lr_tmax_epochs, c.lr_restart_epochs, c.controller_every, c.first_node_bn, c.skip_reduce) == \
+        (0, 10, 1, True, "pair-mean")
+    assert Config.from_stored(Config().to_dict()) == Config()
 
 
 def test_quick_preset():
