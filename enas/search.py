@@ -352,7 +352,8 @@ class Engine:
         return loss.detach().float(), (logits.detach().argmax(1) == y).float().mean()
 
     def rewards(self, archs) -> torch.Tensor:
-        """Accuracy of each architecture on its own random validation minibatch (shared weights)."""
+        """Accuracy of each architecture on its own random validation minibatch (shared weights, BN with the
+        batch's statistics): the controller's reward before the entropy bonus."""
         accs = []
         with torch.inference_mode(), self.autocast():
             for arch in archs:
@@ -488,8 +489,9 @@ class Engine:
         self.emit("final_result", epochs, step, **result)
         if self.store is not None:
             save_atomic({"format": FORMAT, "kind": "child", "arch": arch.to_dict(), "channels": c.channels,
-                         "dropout": c.dropout, "first_node_bn": c.first_node_bn, "classes": self.dataset.classes, "mean": list(self.dataset.mean),
-                         "std": list(self.dataset.std), "state_dict": net.state_dict()}, self.store.path / "final.pt")
+                         "dropout": c.dropout, "first_node_bn": c.first_node_bn, "classes": self.dataset.classes,
+                         "mean": list(self.dataset.mean), "std": list(self.dataset.std),
+                         "state_dict": net.state_dict()}, self.store.path / "final.pt")
             self.store.write_text("final.json", json.dumps(result, indent=1) + "\n")
             self.store.set_meta(result=result)
         self.set_status("finished", f"final: validation {val_acc:.4f}, test "
