@@ -102,7 +102,7 @@ class Registry:
         return entry
 
     def _launch(self, entry: Entry, phases, job: str, resume: bool = False):
-        from enas.search import Control
+        from enas.control import Control
         entry.control, entry.job = Control(), job
         entry.live({"kind": "status", "status": "starting", "t": time.time(),
                     "message": f"starting {job}: loading the data, building the model"})

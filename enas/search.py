@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import threading
 import time
 import traceback
 from collections import Counter
@@ -18,8 +17,10 @@ import torch
 import torch.nn.functional as F
 
 from .config import Config
+from .control import Control, Stopped
 from .controller import Controller, RandomSampler, Reinforce
 from .data import load_dataset
+from .hardware import resolve_device, slow_precision
 from .model import ChildNet, Supergraph, calibrate_bn
 from .pipeline import DeviceData
 from .seeds import stream, stream_seed
@@ -31,48 +32,8 @@ SEARCH_EVENTS = ("child_step", "controller_step", "sample", "policy", "epoch", "
 EVAL_BATCH = 256
 
 
-class Stopped(Exception):
-    """The user asked the run to stop."""
-
-
 class Diverged(Exception):
     """The loss became NaN or infinite."""
-
-
-class Control:
-    """Pause, resume and stop requests from other threads, honoured by the engine between steps."""
-
-    def __init__(self):
-        self._running = threading.Event()
-        self._running.set()
-        self.stop_requested = False
-
-    @property
-    def paused(self) -> bool:
-        return not self._running.is_set()
-
-    def pause(self):
-        self._running.clear()
-
-    def resume(self):
-        self._running.set()
-
-    def stop(self):
-        self.stop_requested = True
-        self._running.set()
-
-    def wait(self, on_pause=None, on_resume=None, heartbeat=None):
-        """Return at once when running; block while paused; raise Stopped when a stop was asked."""
-        if self.paused:
-            if on_pause:
-                on_pause()
-            while not self._running.wait(1.0):
-                if heartbeat:
-                    heartbeat()
-            if on_resume and not self.stop_requested:
-                on_resume()
-        if self.stop_requested:
-            raise Stopped()
 
 
 def cosine_lr(t: float, total: float, lr_max: float, lr_min: float, first_cycle: int = 0, mult: int = 2,
@@ -87,14 +48,6 @@ def cosine_lr(t: float, total: float, lr_max: float, lr_min: float, first_cycle:
         t -= cycle
         cycle *= mult
     return lr_min + 0.5 * (lr_max - lr_min) * (1 + math.cos(math.pi * min(t / cycle, 1.0)))
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("field 'device': value 'cuda' is not available on this machine (no CUDA GPU); use cpu or auto")
-    return torch.device(name)
 
 
 @torch.inference_mode()
@@ -497,29 +450,6 @@ class Engine:
         self.set_status("finished", f"final: validation {val_acc:.4f}, test "
                         + (f"{test_acc:.4f}" if test_acc is not None else "n/a"))
         return result
-
-
-def cpu_flags() -> set:
-    """The CPU's feature flags from /proc/cpuinfo (empty where there is none, e.g. macOS)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next((set(line.split(":", 1)[1].split()) for line in f if line.startswith("flags")), set())
-    except OSError:
-        return set()
-
-
-def slow_precision(device: torch.device, precision: str) -> str | None:
-    """Why mixed precision will be slower than fp32 on this CPU, if it will: without bf16 arithmetic in hardware
-    (AVX-512-BF16 or AMX) autocast is emulated (bf16 ran 7x slower than fp32 on an AVX2 EPYC)."""
-    if device.type != "cpu" or precision == "fp32":
-        return None
-    flags = cpu_flags()
-    if not flags or (precision == "bf16" and flags & {"avx512_bf16", "amx_bf16"}):
-        return None   # unknown CPU, or one with bf16 arithmetic
-    return (f"{precision} autocast on this CPU is emulated and much slower than fp32 (it has no "
-            + ("AVX-512-BF16 or AMX" if precision == "bf16" else "fp16 arithmetic for training")
-            + "): use fp32 here (--precision fp32, or the precision field of the app's Run settings); mixed "
-            "precision pays off on a GPU or a CPU with those")
 
 
 def load_data(config: Config):

@@ -9,7 +9,8 @@ import torch
 
 from conftest import tiny_config
 from enas.model import ChildNet
-from enas.search import Control, Engine, cosine_lr, evaluate, load_data
+from enas.control import Control
+from enas.search import Engine, cosine_lr, evaluate, load_data
 from enas.space import Architecture
 from enas.store import RunStore, load_file
 
@@ -213,8 +214,8 @@ def test_a_failed_checkpoint_write_pauses_keeps_the_old_one_and_retries(runs_dir
     ({"avx2"}, "fp32", False),
 ])
 def test_mixed_precision_on_a_cpu_without_it_warns_once_at_the_start(runs_dir, monkeypatch, flags, precision, warned):
-    import enas.search
-    monkeypatch.setattr(enas.search, "cpu_flags", lambda: flags)
+    import enas.hardware
+    monkeypatch.setattr(enas.hardware, "cpu_flags", lambda: flags)
     config = tiny_config(precision=precision, epochs=1, steps_per_epoch=1, controller_steps=1)
     engine, status = run_engine(runs_dir, f"p-{precision}-{len(flags)}", config)
     assert status == "finished"
