@@ -12,7 +12,7 @@ from enas.model import ChildNet
 from enas.control import Control
 from enas.search import Engine, cosine_lr, evaluate, load_data
 from enas.space import Architecture
-from enas.store import RunStore, load_file
+from enas.store import RunStore, StoreError, load_file
 
 
 def run_engine(runs_dir, name, config, listeners=(), phases=("search",), control=None):
@@ -346,3 +346,51 @@ def test_zero_final_epochs_keep_the_inherited_child_as_it_is(runs_dir):
     net = engine.inherited_child(best)
     net.load_state_dict(saved)
     assert evaluate(net, engine.val_data) == result["val_acc"]
+
+
+def test_derive_reports_every_child_and_is_reproducible(runs_dir):
+    events = []
+    config = tiny_config(derive_samples=6)
+    engine, _ = run_engine(runs_dir, "derive-events", config, [events.append], ("search", "derive"))
+    ranking = engine.store.events("derive_result")[0]["ranking"]
+    children = [e for e in events if e["kind"] == "derive_child"]
+    assert [e["step"] for e in children] == list(range(len(ranking))) and len(ranking) >= 2
+    assert all(e["epoch"] == config.epochs for e in children)
+    assert [e["progress"] for e in children] == pytest.approx([(k + 1) / len(ranking) for k in range(len(ranking))])
+    assert sorted((e["arch"], e["val_acc"], e["count"]) for e in children) == \
+        sorted((r["arch"], r["val_acc"], r["count"]) for r in ranking)
+    result = next(e for e in events if e["kind"] == "derive_result")
+    assert (result["best"], result["epoch"]) == (ranking[0]["arch"], config.epochs)
+    meta = engine.store.meta()
+    assert (meta["phase"], meta["best"], meta["best_val_acc"]) == ("derive", ranking[0]["arch"], ranking[0]["val_acc"])
+    statuses = [e for e in events if e["kind"] == "status"]
+    assert any(e["status"] == "running" and e["message"].startswith("deriving: scoring 6 sampled children")
+               for e in statuses)
+    assert statuses[-1]["status"] == "finished" and ranking[0]["arch"] in statuses[-1]["message"]
+    again = Engine(config, RunStore.open(runs_dir, "derive-events"))
+    assert again.derive() == ranking       # the same children, scored the same, from the checkpoint
+
+
+def test_final_training_from_scratch_and_from_the_stored_best(runs_dir):
+    config = tiny_config(final_epochs=1)
+    engine, _ = run_engine(runs_dir, "scratch", config, phases=("search", "derive"))
+    best = engine.best
+    fresh = Engine(config, RunStore.open(runs_dir, "scratch"))   # a new process: the best comes from the store
+    events = []
+    fresh.listeners.append(events.append)
+    result = fresh.train_final(mode="scratch")
+    assert (result["arch"], result["mode"], result["epochs"]) == (str(best), "scratch", 1)
+    assert result["params"] == best.param_count(config.channels, 10, config.first_node_bn)
+    assert fresh.store.meta()["phase"] == "final" and fresh.store.meta()["result"] == result
+    assert any(e["kind"] == "status" and e["message"] == f"final training (scratch) of {best}" for e in events)
+    saved = load_file(fresh.store.path / "final.pt")
+    net = ChildNet(best, saved["channels"], len(saved["classes"]), saved["dropout"], saved["first_node_bn"])
+    net.load_state_dict(saved["state_dict"])
+    assert evaluate(net, fresh.val_data) == result["val_acc"]
+    conv = next(i for i, op in enumerate(best.ops) if op in ("conv1x1", "conv3x3", "conv5x5"))
+    shared = engine.supergraph.convs[conv][best.ops[conv]].weight
+    assert (saved["state_dict"][f"convs.{conv}.weight"] - shared).abs().max() > 0.01   # not the shared weights
+    first_loss = next(e["loss"] for e in events if e["kind"] == "final_step")
+    assert first_loss == pytest.approx(math.log(10), abs=0.3)                         # a fresh network
+    with pytest.raises(StoreError, match="no derived architecture yet"):
+        Engine(config).train_final()
