@@ -217,3 +217,14 @@ def test_sampling_is_reproducible_with_a_generator():
     a = c.sample(8, generator=torch.Generator().manual_seed(5)).archs
     b = c.sample(8, generator=torch.Generator().manual_seed(5)).archs
     assert a == b
+
+
+def test_random_sampler_is_reproducible_and_reports_its_exact_policy():
+    r = RandomSampler(4, ops=("conv3x3", "maxpool3x3"))
+    a = r.sample(16, generator=torch.Generator().manual_seed(7))
+    b = r.sample(16, generator=torch.Generator().manual_seed(7))
+    assert a.archs == b.archs and len(set(a.archs)) > 8
+    torch.testing.assert_close(a.op_probs, torch.full((16, 4, 2), 0.5))
+    torch.testing.assert_close(a.skip_probs, torch.full((16, 4, 4), 0.5).tril(-1))
+    with pytest.raises(ValueError, match="not in this search space"):
+        r.score([Architecture.parse("c5 mp:1 c3:01 mp:001")])

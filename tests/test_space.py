@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from enas.model import ChildNet
-from enas.space import OPS, Architecture, ArchitectureError, space_size
+from enas.space import MAX_STRING, OPS, Architecture, ArchitectureError, space_size
 
 A = Architecture(("conv3x3", "conv5x5", "maxpool3x3"), ((), (1,), (0, 1)))
 
@@ -98,3 +98,31 @@ def test_flops_match_counted_convolutions():
             m.register_forward_hook(hook)
     net(torch.randn(1, 3, 32, 32))
     assert arch.flops(16) == 2 * sum(macs)
+
+
+def test_sizes_and_flops_are_exact_integers():
+    assert space_size(12) == 5 ** 12 * 2 ** 66 and isinstance(space_size(12), int)   # beyond float precision
+    c, s = 8, 30   # an image size that 4 does not divide: 15x15 nodes, a 7x7 tail conv
+    arch = Architecture.parse("c3 mp:1")
+    assert arch.flops(c, s) == 2 * (900 * 27 * c + 225 * 9 * c * c + 49 * 9 * c * c + c * 10)
+    assert isinstance(arch.flops(c, s), int)
+
+
+@pytest.mark.parametrize("obj, message", [
+    ([1, 2], "architecture JSON must be an object, got list"),
+    ({"ops": ["conv3x3"], "skips": [[]], "colour": 1, "size": 2}, "unknown field(s) in architecture JSON: colour, size"),
+    ({"ops": ["conv3x3"]}, "architecture JSON needs the fields 'ops' and 'skips'"),
+    ({"skips": [[]]}, "architecture JSON needs the fields 'ops' and 'skips'"),
+    ({"ops": ["conv3x3"], "skips": [[]], "string": "c5"}, "field 'string' ('c5') disagrees with ops and skips ('c3')"),
+])
+def test_architecture_json_errors_say_what_is_wrong(obj, message):
+    with pytest.raises(ArchitectureError) as e:
+        Architecture.from_dict(obj)
+    assert str(e.value) == message
+
+
+def test_architecture_json_length_limit_is_inclusive():
+    text = Architecture.parse("c3 c5:1").to_json()
+    assert Architecture.from_json(text + " " * (MAX_STRING - len(text))) == Architecture.parse("c3 c5:1")
+    with pytest.raises(ArchitectureError, match=f"architecture JSON too long \\({MAX_STRING + 1} > {MAX_STRING}"):
+        Architecture.from_json(text + " " * (MAX_STRING + 1 - len(text)))
