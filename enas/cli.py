@@ -44,6 +44,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--mode", choices=("finetune", "scratch"), default=None)
     t.add_argument("--epochs", type=int, default=None)
 
+    r = sub.add_parser("rankcheck", help="retrain K derived architectures from scratch and measure how well the "
+                                         "shared-weight accuracy ranks them (Kendall tau, Spearman rho)")
+    r.add_argument("run")
+    r.add_argument("--k", type=int, default=8, help="architectures: derive's top half of K, then a spread over "
+                                                    "the rest of its ranking (default 8)")
+    r.add_argument("--epochs", type=int, default=1, help="epochs of stand-alone training each, with the run's "
+                                                         "final-training recipe (default 1)")
+
     sh = sub.add_parser("show", help="describe an architecture (string or JSON file) or a run")
     sh.add_argument("what", help="an architecture string like 'c3 c5:1', a JSON file, or a run name")
     sh.add_argument("--channels", type=int, default=32)
@@ -101,6 +109,9 @@ def progress_listener():
             b.set_postfix(loss=f"{ev['loss']:.3f}")
         elif kind == "final_epoch":
             tqdm.write(f"final epoch {ev['epoch'] + 1}/{ev['epochs']}: validation accuracy {ev['val_acc']:.4f}")
+        elif kind == "rankcheck_child":
+            tqdm.write(f"rank check {ev['step'] + 1}: {ev['arch']}  shared {ev['shared_acc']:.4f}  stand-alone "
+                       f"{ev['standalone_acc']:.4f}")
         elif kind == "final_result":
             test = f"{ev['test_acc']:.4f}" if ev["test_acc"] is not None else "n/a"
             tqdm.write(f"final {ev['arch']}: validation {ev['val_acc']:.4f}, test {test}, {ev['params']} params")
@@ -148,6 +159,7 @@ def cmd_search(args, runs_dir) -> int:
 
 
 def cmd_phase(args, runs_dir, phase) -> int:
+    from .rankcheck import plan, rank_check
     from .search import Engine
     store = RunStore.open(runs_dir, args.run)
     if store.status() in ("running", "paused"):
@@ -157,6 +169,9 @@ def cmd_phase(args, runs_dir, phase) -> int:
         if args.samples is not None and args.samples < 1:
             raise ConfigError(f"--samples {args.samples}: must be at least 1")
         phase = lambda: engine.derive(args.samples)  # noqa: E731
+    elif phase == "rankcheck":
+        plan(store, args.k, args.epochs)  # refuse before the run is touched
+        phase = lambda: print_rank_check(rank_check(engine, args.k, args.epochs))  # noqa: E731
     else:
         arch = read_arch(args.arch) if args.arch else None
         mode = args.mode or engine.config.final_mode
@@ -166,6 +181,18 @@ def cmd_phase(args, runs_dir, phase) -> int:
                               "finetune evaluates the inherited child)")
         phase = lambda: engine.train_final(arch, args.mode, args.epochs)  # noqa: E731
     return 0 if engine.run((phase,)) == "finished" else 1
+
+
+def print_rank_check(result: dict):
+    """The rank check's table and statistics."""
+    print(f"\nrank check: {result['k']} architectures, each trained {result['epochs']} epoch(s) from scratch; "
+          "validation accuracy over the whole split")
+    print(f"{'architecture':<44} {'shared weights':>14} {'stand-alone':>12}")
+    for r in result["rows"]:
+        print(f"{r['arch']:<44} {r['shared_acc']:>14.4f} {r['standalone_acc']:>12.4f}")
+    for name, key in (("Kendall tau", "kendall_tau"), ("Spearman rho", "spearman_rho")):
+        lo, hi = result[key + "_95"]
+        print(f"{name:<13} {result[key]:+.3f}   95% bootstrap interval [{lo:+.3f}, {hi:+.3f}]")
 
 
 def cmd_show(args, runs_dir) -> int:
@@ -197,7 +224,7 @@ def main(argv=None) -> int:
     try:
         if args.command == "search":
             return cmd_search(args, runs_dir)
-        if args.command in ("derive", "train"):
+        if args.command in ("derive", "train", "rankcheck"):
             return cmd_phase(args, runs_dir, args.command)
         if args.command == "show":
             return cmd_show(args, runs_dir)

@@ -145,7 +145,8 @@ class Engine:
             self.store.set_status(status, message, **extra)
         self.emit("status", status=status, message=message, **extra)
 
-    def _wait(self):
+    def wait(self):
+        """Between two steps: return at once when running, block while paused, raise Stopped on a stop."""
         hb = self.store.commit if self.store is not None else None
         self.control.wait(on_pause=lambda: self.set_status("paused", "paused by the user"),
                           on_resume=lambda: self.set_status("running"), heartbeat=hb)
@@ -217,7 +218,7 @@ class Engine:
         self.set_status("running")
         while self.epoch < self.config.epochs:
             try:
-                self._wait()
+                self.wait()
                 self.search_epoch()
             except Diverged as e:
                 if self.store is None:
@@ -250,7 +251,7 @@ class Engine:
         for i, (x, y) in enumerate(self.train_data.epoch(c.batch_size, self.data_gen)):
             if i >= lr_steps:
                 break
-            self._wait()
+            self.wait()
             if arch is None or c.sampling == "per-batch":
                 with torch.no_grad():
                     arch = self.sampler.sample(1, generator=self.ctrl_gen).archs[0]
@@ -319,7 +320,7 @@ class Engine:
         c = self.config
         accs = []
         for _ in range(c.controller_steps):
-            self._wait()
+            self.wait()
             sample = self.sampler.sample(c.controller_children, generator=self.ctrl_gen)
             acc = self.rewards(sample.archs)
             metrics = self.reinforce.step(sample, acc)
@@ -349,7 +350,7 @@ class Engine:
         counts = Counter(archs)
         ranking = []
         for k, arch in enumerate(counts):
-            self._wait()
+            self.wait()
             with self.autocast():
                 acc = evaluate(self.inherited_child(arch), self.val_data)
             ranking.append({"arch": str(arch), "val_acc": acc, "count": counts[arch]})
@@ -397,44 +398,8 @@ class Engine:
         if self.store is not None:
             self.store.set_meta(phase="final")
         self.set_status("running", f"final training ({mode}) of {arch}")
-        if mode == "finetune":
-            self.restore_for_use()
-            net = self.inherited_child(arch)
-        elif epochs == 0:
-            raise ValueError("final training from scratch with 0 epochs would only evaluate an untrained network; "
-                             "use epochs >= 1, or mode finetune (0 epochs: evaluate the inherited child as it is)")
-        else:
-            torch.manual_seed(stream_seed(c.seed, "final-init"))
-            net = ChildNet(arch, c.channels, self.classes, c.dropout, c.first_node_bn).to(self.device)
-        net = net.to(memory_format=torch.channels_last)
-        opt = torch.optim.SGD(net.parameters(), lr=c.final_lr, momentum=c.momentum, nesterov=c.momentum > 0,
-                              weight_decay=c.weight_decay)
-        scaler = torch.amp.GradScaler(self.device.type, enabled=c.precision == "fp16")
-        gen = stream(c.seed, "final-data")
-        steps = self._steps_per_epoch()
-        step = 0
-        val_acc = None
-        for e in range(epochs):
-            net.train()
-            for i, (x, y) in enumerate(self.train_data.epoch(c.batch_size, gen)):
-                if i >= steps:
-                    break
-                self._wait()
-                for g in opt.param_groups:
-                    g["lr"] = cosine_lr(e + i / steps, epochs, c.final_lr, 0.0)
-                loss, acc = self.train_step(net, x, y, opt, scaler, net.parameters())
-                step += 1
-                if step % self.log_every == 0:
-                    loss_v = loss.item()
-                    if not math.isfinite(loss_v):
-                        raise Diverged(f"non-finite loss ({loss_v}) at final-training step {step} (epoch {e})")
-                    self.emit("final_step", e, step, loss=loss_v, acc=acc.item(), progress=(i + 1) / steps)
-            with self.autocast():
-                val_acc = evaluate(net, self.val_data)
-            self.emit("final_epoch", e, step, val_acc=val_acc, epochs=epochs)
+        net, val_acc, step = self.train_child(arch, mode, epochs, "final")
         with self.autocast():
-            if val_acc is None:  # 0 epochs: the inherited child as it is
-                val_acc = evaluate(net, self.val_data)
             test_acc = evaluate(net, self.test_data) if self.test_data is not None else None
         result = {"arch": str(arch), "mode": mode, "epochs": epochs, "val_acc": val_acc, "test_acc": test_acc,
                   "params": arch.param_count(c.channels, self.classes, c.first_node_bn),
@@ -450,6 +415,51 @@ class Engine:
         self.set_status("finished", f"final: validation {val_acc:.4f}, test "
                         + (f"{test_acc:.4f}" if test_acc is not None else "n/a"))
         return result
+
+    def train_child(self, arch: Architecture, mode: str, epochs: int, kind: str) -> tuple:
+        """Train one child with the final-training recipe: fine-tuned from the shared weights, or from scratch
+        (initial weights and data order seeded by (seed, kind)), emitting `{kind}_step` and `{kind}_epoch`.
+        Returns the network in eval mode, its validation accuracy and the number of steps."""
+        c = self.config
+        if mode == "finetune":
+            self.restore_for_use()
+            net = self.inherited_child(arch)
+        elif epochs == 0:
+            raise ValueError("final training from scratch with 0 epochs would only evaluate an untrained network; "
+                             "use epochs >= 1, or mode finetune (0 epochs: evaluate the inherited child as it is)")
+        else:
+            torch.manual_seed(stream_seed(c.seed, f"{kind}-init"))
+            net = ChildNet(arch, c.channels, self.classes, c.dropout, c.first_node_bn).to(self.device)
+        net = net.to(memory_format=torch.channels_last)
+        opt = torch.optim.SGD(net.parameters(), lr=c.final_lr, momentum=c.momentum, nesterov=c.momentum > 0,
+                              weight_decay=c.weight_decay)
+        scaler = torch.amp.GradScaler(self.device.type, enabled=c.precision == "fp16")
+        gen = stream(c.seed, f"{kind}-data")
+        steps = self._steps_per_epoch()
+        step = 0
+        val_acc = None
+        for e in range(epochs):
+            net.train()
+            for i, (x, y) in enumerate(self.train_data.epoch(c.batch_size, gen)):
+                if i >= steps:
+                    break
+                self.wait()
+                for g in opt.param_groups:
+                    g["lr"] = cosine_lr(e + i / steps, epochs, c.final_lr, 0.0)
+                loss, acc = self.train_step(net, x, y, opt, scaler, net.parameters())
+                step += 1
+                if step % self.log_every == 0:
+                    loss_v = loss.item()
+                    if not math.isfinite(loss_v):
+                        raise Diverged(f"non-finite loss ({loss_v}) at {kind}-training step {step} (epoch {e})")
+                    self.emit(f"{kind}_step", e, step, loss=loss_v, acc=acc.item(), progress=(i + 1) / steps)
+            with self.autocast():
+                val_acc = evaluate(net, self.val_data)
+            self.emit(f"{kind}_epoch", e, step, val_acc=val_acc, epochs=epochs)
+        if val_acc is None:  # 0 epochs: the inherited child as it is
+            with self.autocast():
+                val_acc = evaluate(net, self.val_data)
+        return net, val_acc, step
 
 
 def load_data(config: Config):

@@ -1,0 +1,68 @@
+"""The rank check: can the shared-weight ranking be trusted? Retrain K derived architectures stand-alone from
+scratch and compare their stand-alone validation accuracy with their shared-weight validation accuracy.
+
+Both accuracies are over the whole validation split in eval mode: derive's with the shared weights and each
+child's own recalibrated BN statistics, the stand-alone one after `epochs` epochs of the run's final-training
+recipe from scratch (the same initial-weight seed and data order for every architecture). Results are events
+of the run (`rankcheck_child`, `rankcheck_result`), so a stopped check resumes without retraining what it did.
+"""
+from __future__ import annotations
+
+import json
+
+from .rank import bootstrap_interval, kendall_tau, spearman_rho
+from .space import Architecture
+from .store import StoreError
+
+
+def pick_spread(ranking: list, k: int) -> list:
+    """K rows of a ranking (best first): the top half of K, then the rest spread evenly down to the last."""
+    if k >= len(ranking):
+        return list(ranking)
+    top = (k + 1) // 2
+    rest, m = ranking[top:], k - top
+    idx = [round(i * (len(rest) - 1) / (m - 1)) for i in range(m)] if m > 1 else [len(rest) - 1]
+    return ranking[:top] + [rest[i] for i in idx]
+
+
+def plan(store, k: int, epochs: int) -> list:
+    """The derive rows a rank check of `k` architectures retrains; a clear error when it cannot run."""
+    if store is None:
+        raise StoreError("a rank check needs a run on disk")
+    if k < 2 or epochs < 1:
+        raise ValueError(f"a rank check needs k >= 2 architectures and epochs >= 1, got k={k}, epochs={epochs}")
+    derived = store.events("derive_result")
+    if not derived:
+        raise StoreError("no derive ranking yet: run derive first")
+    ranking = derived[-1]["ranking"]
+    if len(ranking) < 2:
+        raise ValueError("derive found a single architecture; derive more samples to rank")
+    return pick_spread(ranking, k)
+
+
+def rank_check(engine, k: int = 8, epochs: int = 1) -> dict:
+    """Run the rank check on a searched and derived run; returns (and stores) the table and the statistics."""
+    store = engine.store
+    picks = plan(store, k, epochs)
+    done = {e["arch"]: e["standalone_acc"] for e in store.events("rankcheck_child") if e["epochs"] == epochs}
+    store.set_meta(phase="rankcheck")
+    engine.set_status("running", f"rank check: retraining {len(picks)} architectures from scratch, "
+                                 f"{epochs} epoch(s) each")
+    rows = []
+    for n, r in enumerate(picks):
+        engine.wait()
+        if r["arch"] not in done:
+            _, done[r["arch"]], _ = engine.train_child(Architecture.parse(r["arch"]), "scratch", epochs, "rankcheck")
+            engine.emit("rankcheck_child", engine.epoch, n, arch=r["arch"], shared_acc=r["val_acc"],
+                        standalone_acc=done[r["arch"]], epochs=epochs, progress=(n + 1) / len(picks))
+        rows.append({"arch": r["arch"], "shared_acc": r["val_acc"], "standalone_acc": done[r["arch"]]})
+    x, y = [r["shared_acc"] for r in rows], [r["standalone_acc"] for r in rows]
+    result = {"epochs": epochs, "k": len(rows), "rows": rows,
+              "kendall_tau": kendall_tau(x, y), "kendall_tau_95": bootstrap_interval(x, y, kendall_tau),
+              "spearman_rho": spearman_rho(x, y), "spearman_rho_95": bootstrap_interval(x, y, spearman_rho)}
+    engine.emit("rankcheck_result", engine.epoch, None, **result)
+    store.write_text("rankcheck.json", json.dumps(result, indent=1) + "\n")
+    store.set_meta(rankcheck=result)
+    engine.set_status("finished", f"rank check of {len(rows)} architectures ({epochs} epoch(s)): Kendall tau "
+                                  f"{result['kendall_tau']:.2f}, Spearman rho {result['spearman_rho']:.2f}")
+    return result
