@@ -85,9 +85,10 @@ class Registry:
             entry.follow = False
             self._launch(entry, ("search",), job="search", resume=True)
 
-    def derive(self, name: str, samples: int | None = None) -> None:
+    def derive(self, name: str, samples: int | None = None, recheck: int = 0, recheck_epochs: int = 1) -> None:
         with self._lock:
-            self._launch(self._idle_entry(name), (lambda engine: engine.derive(samples),), job="derive")
+            self._launch(self._idle_entry(name), (lambda engine: engine.derive(samples, recheck, recheck_epochs),),
+                         job="derive")
 
     def train(self, name: str, arch=None, mode: str | None = None, epochs: int | None = None) -> None:
         with self._lock:

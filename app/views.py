@@ -357,8 +357,12 @@ def final_view(registry, entry, ticking: bool):
         d1, d2 = st.columns([1, 1])
         with d1, st.form("derive_form", border=True):
             samples = st.number_input("children to sample", 1, 100_000, c.derive_samples, key="derive_samples")
+            recheck = st.number_input("re-check the top K from scratch (0: no)", 0, 1000, 0, key="derive_recheck",
+                                      help="train derive's top K stand-alone from scratch briefly and keep the "
+                                           "best by that: the shared-weight ranking can be wrong")
+            recheck_epochs = st.number_input("re-check epochs", 1, 1000, 1, key="derive_recheck_epochs")
             if st.form_submit_button("Derive the best child", icon=":material/search:"):
-                _act(registry.derive, entry.name, int(samples))
+                _act(registry.derive, entry.name, int(samples), int(recheck), int(recheck_epochs))
                 st.rerun(scope="app")
         with d2:
             train_form(registry, entry)
@@ -369,7 +373,12 @@ def final_view(registry, entry, ticking: bool):
              (entry.name,))
     if ranking:
         st.markdown(f"**Best derived child:** `{live.best}`")
-        st.dataframe(ranking[:20], hide_index=True, key="ranking")
+        st.dataframe(ranking[:20], hide_index=True, key="ranking", column_config={
+            "arch": "architecture", "count": "times sampled",
+            "val_acc": st.column_config.NumberColumn("shared weights: val. acc. (whole split, BN recalibrated)",
+                                                     format="%.4f"),
+            "recheck_acc": st.column_config.NumberColumn("re-checked: val. acc. after training from scratch",
+                                                         format="%.4f")})
     series = live.series("final.loss", "final.acc", "final.val_acc")
     if series["final.loss"][0]:
         cols = st.columns(len(charts.FINAL_CHARTS))

@@ -37,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("derive", help="sample children from a searched run and keep the best on validation")
     d.add_argument("run")
     d.add_argument("--samples", type=int, default=None, help="children to sample (default: the run's derive_samples)")
+    d.add_argument("--recheck", type=int, default=0, metavar="K",
+                   help="also train the top K from scratch briefly and keep the best by that (default 0: no)")
+    d.add_argument("--recheck-epochs", type=int, default=1, metavar="E", help="epochs of each re-check (default 1)")
 
     t = sub.add_parser("train", help="fine-tune or retrain a child of a run, report validation and test accuracy")
     t.add_argument("run")
@@ -101,8 +104,11 @@ def progress_listener():
             b.set_postfix(best=ev["arch"], acc=f"{ev['val_acc']:.3f}")
         elif kind == "derive_result":
             r = ev["ranking"][0]
+            if ev.get("recheck"):
+                tqdm.write(recheck_table(ev["ranking"][:ev["recheck"]], ev["recheck_epochs"]))
             tqdm.write(f"best of derive: {r['arch']}  validation accuracy {r['val_acc']:.4f} (whole split, shared "
-                       "weights, BN recalibrated)")
+                       "weights, BN recalibrated)" + (f", {r['recheck_acc']:.4f} re-checked" if ev.get("recheck")
+                                                     else ""))
         elif kind == "final_step":
             b = bar(("final", ev["epoch"]), 1000, f"final epoch {ev['epoch'] + 1}")
             b.n = int(ev["progress"] * 1000)
@@ -168,7 +174,10 @@ def cmd_phase(args, runs_dir, phase) -> int:
     if phase == "derive":
         if args.samples is not None and args.samples < 1:
             raise ConfigError(f"--samples {args.samples}: must be at least 1")
-        phase = lambda: engine.derive(args.samples)  # noqa: E731
+        if args.recheck < 0 or args.recheck_epochs < 1:
+            raise ConfigError(f"--recheck {args.recheck} --recheck-epochs {args.recheck_epochs}: use --recheck 0 "
+                              "or more and --recheck-epochs 1 or more")
+        phase = lambda: engine.derive(args.samples, args.recheck, args.recheck_epochs)  # noqa: E731
     elif phase == "rankcheck":
         plan(store, args.k, args.epochs)  # refuse before the run is touched
         phase = lambda: print_rank_check(rank_check(engine, args.k, args.epochs))  # noqa: E731
@@ -181,6 +190,16 @@ def cmd_phase(args, runs_dir, phase) -> int:
                               "finetune evaluates the inherited child)")
         phase = lambda: engine.train_final(arch, args.mode, args.epochs)  # noqa: E731
     return 0 if engine.run((phase,)) == "finished" else 1
+
+
+def recheck_table(rows: list, epochs: int) -> str:
+    """Derive's top K ranked two ways, side by side: by shared weights, and re-checked from scratch."""
+    by_shared = sorted(rows, key=lambda r: -r["val_acc"])
+    lines = [f"re-check: derive's top {len(rows)} trained {epochs} epoch(s) from scratch (validation accuracy, "
+             "whole split)", f"{'rank':>4}  {'by shared weights':<44} {'acc':>6}   {'re-checked':<44} {'acc':>6}"]
+    for n, (a, b) in enumerate(zip(by_shared, rows)):
+        lines.append(f"{n + 1:>4}  {a['arch']:<44} {a['val_acc']:.4f}   {b['arch']:<44} {b['recheck_acc']:.4f}")
+    return "\n".join(lines)
 
 
 def print_rank_check(result: dict):

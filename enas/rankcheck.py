@@ -1,5 +1,6 @@
 """The rank check: can the shared-weight ranking be trusted? Retrain K derived architectures stand-alone from
-scratch and compare their stand-alone validation accuracy with their shared-weight validation accuracy.
+scratch and compare their stand-alone validation accuracy with their shared-weight validation accuracy. Also
+derive's re-check, which retrains derive's top K briefly and keeps the best by that.
 
 Both accuracies are over the whole validation split in eval mode: derive's with the shared weights and each
 child's own recalibrated BN statistics, the stand-alone one after `epochs` epochs of the run's final-training
@@ -23,6 +24,18 @@ def pick_spread(ranking: list, k: int) -> list:
     rest, m = ranking[top:], k - top
     idx = [round(i * (len(rest) - 1) / (m - 1)) for i in range(m)] if m > 1 else [len(rest) - 1]
     return ranking[:top] + [rest[i] for i in idx]
+
+
+def recheck_top(engine, ranking: list, k: int, epochs: int) -> list:
+    """Derive's re-check: train the top `k` of the shared-weight ranking from scratch for `epochs` epochs; their
+    rows gain `recheck_acc` (validation, whole split) and come first, best by it, the rest as they were."""
+    top = ranking[:k]
+    for n, row in enumerate(top):
+        engine.wait()
+        _, row["recheck_acc"], _ = engine.train_child(Architecture.parse(row["arch"]), "scratch", epochs, "recheck")
+        engine.emit("recheck_child", engine.epoch, n, arch=row["arch"], val_acc=row["val_acc"],
+                    recheck_acc=row["recheck_acc"], epochs=epochs, progress=(n + 1) / len(top))
+    return sorted(top, key=lambda r: -r["recheck_acc"]) + ranking[k:]
 
 
 def plan(store, k: int, epochs: int) -> list:

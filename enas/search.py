@@ -23,6 +23,7 @@ from .data import load_dataset
 from .hardware import resolve_device, slow_precision
 from .model import ChildNet, Supergraph, calibrate_bn
 from .pipeline import DeviceData
+from .rankcheck import recheck_top
 from .seeds import stream, stream_seed
 from .space import Architecture
 from .store import RunStore, StoreError, save_atomic
@@ -334,12 +335,15 @@ class Engine:
         return sum(accs) / len(accs) if accs else None
 
     # --- derive ----------------------------------------------------------------------------------
-    def derive(self, samples: int | None = None) -> list:
+    def derive(self, samples: int | None = None, recheck: int = 0, recheck_epochs: int = 1) -> list:
         """Sample children from the trained sampler, score each on the whole validation split, rank them.
 
         A child's score is its accuracy with the shared weights and its own BN statistics (`inherited_child`):
         what the controller's minibatch reward measures, on the whole split, and what final training with
-        0 epochs reports for the same child."""
+        0 epochs reports for the same child. With `recheck` K > 0, the top K are also trained from scratch for
+        `recheck_epochs` epochs (`rankcheck.recheck`) and the best by that is kept."""
+        if recheck < 0 or recheck_epochs < 1:
+            raise ValueError(f"a re-check needs recheck >= 0 and recheck_epochs >= 1, got {recheck}, {recheck_epochs}")
         m = samples or self.config.derive_samples
         self.restore_for_use()
         if self.store is not None:
@@ -357,8 +361,11 @@ class Engine:
             self.emit("derive_child", self.epoch, k, arch=str(arch), val_acc=acc, count=counts[arch],
                       progress=(k + 1) / len(counts))
         ranking.sort(key=lambda r: -r["val_acc"])
+        if recheck:
+            ranking = recheck_top(self, ranking, recheck, recheck_epochs)
         best = self.best = Architecture.parse(ranking[0]["arch"])
-        self.emit("derive_result", self.epoch, None, ranking=ranking, best=str(best))
+        self.emit("derive_result", self.epoch, None, ranking=ranking, best=str(best), recheck=recheck,
+                  recheck_epochs=recheck_epochs if recheck else None)
         if self.store is not None:
             self.store.write_text("best.json", best.to_json() + "\n")
             self.store.write_text("best.txt", str(best) + "\n")

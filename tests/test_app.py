@@ -134,9 +134,12 @@ def test_search_graph_charts_history_derive_final_and_reopen(runs):
     rows = views.samples_csv(entry.store).splitlines()   # the full record, from the run folder
     assert len(rows) == 1 + len(samples) and rows[1].split(",")[3] == samples[0]["arch"]
 
+    at.number_input(key="derive_recheck").set_value(2)
     button(at, "Derive the best child").click().run()
     wait(lambda: not entry.running_here, what="derive")
     assert entry.live.best is not None
+    ranking = entry.live.ranking()
+    assert all("recheck_acc" in r for r in ranking[:2]) and ranking[0]["arch"] == entry.live.best
     at.run()
     assert any(entry.live.best in m.value for m in at.markdown)
     button(at, "Train the child").click().run()

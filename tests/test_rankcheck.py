@@ -89,3 +89,30 @@ def test_rank_check_from_the_command_line(tmp_path):
     assert "Kendall tau" in out and "Spearman rho" in out and "95% bootstrap interval" in out
     bad = enas("rankcheck", "r", "--k", 1, runs_dir=runs, check=False)
     assert bad.returncode == 2 and "k >= 2" in bad.stderr
+
+
+def test_derive_recheck_keeps_the_best_after_training_from_scratch(runs_dir):
+    config = tiny_config(derive_samples=8)
+    engine = Engine(config, RunStore.create(runs_dir, "re", config))
+    engine.run(("search",))
+    plain = engine.derive()
+    ranking = engine.derive(recheck=3, recheck_epochs=1)
+    top = {r["arch"] for r in plain[:3]}
+    assert {r["arch"] for r in ranking[:3]} == top and all("recheck_acc" in r for r in ranking[:3])
+    assert [r["recheck_acc"] for r in ranking[:3]] == sorted((r["recheck_acc"] for r in ranking[:3]), reverse=True)
+    assert ranking[3:] == plain[3:] and not any("recheck_acc" in r for r in ranking[3:])
+    again = Engine(config)
+    for r in ranking[:3]:
+        assert again.train_child(Architecture.parse(r["arch"]), "scratch", 1, "recheck")[1] == r["recheck_acc"]
+    assert engine.store.meta()["best"] == ranking[0]["arch"] == str(engine.best)
+    result = engine.store.events("derive_result")[-1]
+    assert (result["recheck"], result["recheck_epochs"], result["best"]) == (3, 1, ranking[0]["arch"])
+
+
+def test_derive_recheck_from_the_command_line(tmp_path):
+    runs = tmp_path / "runs"
+    enas("search", "--preset", "quick", "--name", "d", *flags(), runs_dir=runs)
+    out = enas("derive", "d", "--samples", 6, "--recheck", 2, runs_dir=runs).stdout
+    assert "re-check: derive's top 2 trained 1 epoch(s) from scratch" in out and "re-checked" in out
+    bad = enas("derive", "d", "--recheck", -1, runs_dir=runs, check=False)
+    assert bad.returncode == 2 and "--recheck -1" in bad.stderr
