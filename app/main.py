@@ -56,7 +56,7 @@ def main():
                          hide_index=True, key="runs_table")
     if learn_tab.open:
         with learn_tab:
-            for key in ("intro", "sample", "shared", "reward", "policy", "history", "derive", "random"):
+            for key in ("intro", "sample", "shared", "reward", "policy", "history", "derive", "health", "random"):
                 st.markdown(teach.TEXT[key])
 
 main()

@@ -13,7 +13,7 @@ from . import teach
 
 TOP = ("nodes", "ops", "channels", "epochs", "batch_size", "sampling", "controller")
 GROUPS = (("child", "Child training"), ("controller", "Controller"), ("final", "Derive and final training"),
-          ("data", "Data"), ("run", "Run"))
+          ("health", "Health warnings"), ("data", "Data"), ("run", "Run"))
 DATASETS = ("shapes", "cifar10", "folder")
 FIELD_RE = re.compile(r"^field '(\w+)'")
 

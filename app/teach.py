@@ -54,6 +54,15 @@ means, measured on every validation image. *Final training* then fine-tunes that
 shared weights (this app's default; 0 epochs just evaluates it) or retrains it from scratch (what the ENAS
 paper does, and the `enas-paper` preset), and reports its validation and test accuracy.
 """,
+    "health": """
+**Is the search healthy?** The controller learns from rewards measured with shared weights that are still
+training. If it settles too early, on one op at a node or on all or no skips, the ops it abandoned stop
+being trained, always look worse, and are never tried again: the search has *collapsed* (studies of ENAS and
+NAS-Bench-201 report exactly this, often onto pooling or skip-heavy cells). The warnings watch the policy's
+entropy, the share of the most frequent op at each node and the skip rate over recent samples, and a rank
+check's Kendall tau. Remedies: a larger entropy weight, a higher temperature or smaller tanh constant, a
+lower controller learning rate, or more epochs of shared-weight training before the controller sharpens.
+""",
     "random": """
 **Random search** samples every architecture uniformly and never learns: run it next to the ENAS
 controller on the same settings to see what the controller adds.

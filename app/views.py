@@ -11,6 +11,7 @@ import time
 import streamlit as st
 
 from enas import draw
+from enas.health import WHY
 from enas.space import MAX_STRING, Architecture, ArchitectureError
 from enas.store import StoreError
 
@@ -120,8 +121,11 @@ def header(registry, entry):
     controls(registry, entry)
     progress(live)
     alerts = list({(a["level"], a["message"]): a for a in live.alerts()}.values())   # each message once
-    for alert in [a for a in alerts if a["level"] in ("error", "warning")][-3:]:
+    shown = [a for a in alerts if a["level"] in ("error", "warning")][-3:]
+    for alert in shown:
         (st.error if alert["level"] == "error" else st.warning)(alert["message"])
+    if any(a["message"].endswith(WHY + ".") for a in shown):
+        teach.explain("health", "Is the search healthy?")
     notes = [a["message"] for a in alerts if a["level"] not in ("error", "warning")]
     if notes:
         with st.expander(f"Notes from the engine ({len(notes)})", icon=":material/info:"):

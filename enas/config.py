@@ -100,6 +100,14 @@ SPECS = {
                        choices=("finetune", "scratch")),
     "final_epochs": Spec(int, "epochs of final training", "final", 0, 10_000),
     "final_lr": Spec(float, "learning rate of final training (cosine)", "final", 0.0, 10.0),
+    # health warnings
+    "health_entropy_fraction": Spec(float, "warn when the controller's entropy falls below this fraction of its "
+                                    "starting value", "health", 0.0, 1.0),
+    "health_op_share": Spec(float, "warn when one op takes more than this share of a node's recent samples",
+                            "health", 0.0, 1.0),
+    "health_skip_margin": Spec(float, "warn when the recent skip rate is within this of 0 or 1", "health", 0.0, 0.5),
+    "health_window": Spec(int, "recent samples the op and skip warnings look at", "health", 1, 100_000),
+    "health_min_tau": Spec(float, "warn when a rank check's Kendall tau is below this", "health", -1.0, 1.0),
 }
 
 
@@ -153,6 +161,11 @@ class Config:
     final_mode: str = "finetune"
     final_epochs: int = 10
     final_lr: float = 0.01
+    health_entropy_fraction: float = 0.2
+    health_op_share: float = 0.9
+    health_skip_margin: float = 0.03
+    health_window: int = 50
+    health_min_tau: float = 0.2
 
     def __post_init__(self):
         for name, spec in SPECS.items():

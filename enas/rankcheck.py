@@ -74,6 +74,11 @@ def rank_check(engine, k: int = 8, epochs: int = 1) -> dict:
               "kendall_tau": kendall_tau(x, y), "kendall_tau_95": bootstrap_interval(x, y, kendall_tau),
               "spearman_rho": spearman_rho(x, y), "spearman_rho_95": bootstrap_interval(x, y, spearman_rho)}
     engine.emit("rankcheck_result", engine.epoch, None, **result)
+    if not result["kendall_tau"] >= engine.config.health_min_tau:  # nan too: all stand-alone accuracies tied
+        engine.emit("alert", engine.epoch, None, level="warning", check="rank", message=(
+            f"rank check: Kendall tau {result['kendall_tau']:.2f} between shared-weight and stand-alone accuracy is "
+            f"below {engine.config.health_min_tau:g}: here the shared weights rank architectures close to chance, "
+            "so derive's choice says little; re-check derive's top architectures (derive --recheck)"))
     store.write_text("rankcheck.json", json.dumps(result, indent=1) + "\n")
     store.set_meta(rankcheck=result)
     engine.set_status("finished", f"rank check of {len(rows)} architectures ({epochs} epoch(s)): Kendall tau "

@@ -21,6 +21,7 @@ from .control import Control, Stopped
 from .controller import Controller, RandomSampler, Reinforce
 from .data import load_dataset
 from .hardware import resolve_device, slow_precision
+from .health import HealthCheck
 from .model import ChildNet, Supergraph, calibrate_bn
 from .pipeline import DeviceData
 from .rankcheck import recheck_top
@@ -96,6 +97,8 @@ class Engine:
             self.sampler = RandomSampler(c.nodes, c.ops)
         self.reinforce = Reinforce(self.sampler, c.controller_lr, c.entropy_weight, c.baseline_decay, c.skip_weight,
                                    (c.controller_beta1, 0.999), c.controller_eps)
+        self.health = (HealthCheck(c.health_entropy_fraction, c.health_op_share, c.health_skip_margin,
+                                   c.health_window) if c.controller == "enas" else None)
         self.child_opt = torch.optim.SGD(self.supergraph.parameters(), lr=c.child_lr, momentum=c.momentum,
                                          nesterov=c.momentum > 0, weight_decay=c.weight_decay)
         self.data_gen = stream(c.seed, "data")
@@ -190,6 +193,8 @@ class Engine:
             self.load_state_dict(state)
         if self.store is not None:
             self.store.delete_events(SEARCH_EVENTS, self.epoch)
+            if self.health is not None:  # a resumed search does not repeat a warning it gave
+                self.health.warned |= {e["check"] for e in self.store.events("alert") if "check" in e}
         return self.epoch
 
     def save_checkpoint(self):
@@ -327,6 +332,9 @@ class Engine:
             metrics = self.reinforce.step(sample, acc)
             self.ctrl_step += 1
             self.emit("controller_step", epoch, self.step, ctrl_step=self.ctrl_step, **metrics)
+            for warning in self.health.update(metrics["entropy"], sample.archs) if self.health else ():
+                self.emit("alert", epoch, self.step, level="warning", message=warning["message"],
+                          check=warning["code"])
             ent = sample.entropy.detach()
             for arch, a, h in zip(sample.archs, acc.tolist(), ent.tolist()):
                 self.emit("sample", epoch, self.step, ctrl_step=self.ctrl_step, arch=str(arch), accuracy=a,

@@ -282,3 +282,14 @@ def test_live_charts_are_remade_at_most_every_few_seconds_unless_their_inputs_ch
     at.run()
     assert at.session_state.made == ["a", "b", "b", "b", "b"]
     assert not at.exception
+
+
+def test_a_collapsing_search_shows_its_health_warning_and_why(runs):
+    from conftest import tiny_config
+    from enas.search import Engine
+    config = tiny_config(epochs=1, health_entropy_fraction=1.0)
+    Engine(config, RunStore.create(runs, "collapsed", config)).run(("search",))
+    at = new_app()
+    assert at.selectbox(key="view").value == "collapsed"
+    assert any("controller entropy" in w.value and "nearly stopped exploring" in w.value for w in at.warning)
+    assert any(e.label == "Is the search healthy?" for e in at.expander)

@@ -52,7 +52,7 @@ def test_the_architectures_retrained_are_the_top_half_and_a_spread_over_the_rest
 
 
 def test_rank_check_of_a_tiny_run_is_exact_and_resumes_without_retraining(runs_dir):
-    config = tiny_config(derive_samples=8)
+    config = tiny_config(derive_samples=8, health_min_tau=1.0)
     store = RunStore.create(runs_dir, "rc", config)
     engine = Engine(config, store)
     engine.run(("search", "derive"))
@@ -72,6 +72,8 @@ def test_rank_check_of_a_tiny_run_is_exact_and_resumes_without_retraining(runs_d
     assert json.loads((store.path / "rankcheck.json").read_text())["rows"] == rows
     assert store.meta()["rankcheck"]["rows"] == rows and store.status() == "finished"
     assert sum(e["kind"] == "rankcheck_child" for e in events) == 3
+    warned = [e for e in events if e["kind"] == "alert" and e.get("check") == "rank"]
+    assert len(warned) == (0 if result["kendall_tau"] >= 1.0 else 1)
     events.clear()
     assert rank_check(Engine(config, RunStore.open(runs_dir, "rc")), k=3, epochs=1)["rows"] == rows
     assert not [e for e in events if e["kind"].startswith("rankcheck_")]   # nothing retrained
