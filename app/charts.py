@@ -95,3 +95,19 @@ def derive_scatter(xs, ys, best_acc=None) -> go.Figure:
         fig.add_hline(y=best_acc, line_dash="dash", line_color="#e31a1c", annotation_text="best")
     return _layout(fig, "Derive: whole-split validation accuracy, shared weights, BN recalibrated", "child",
                    height=260)
+
+
+def rank_scatter(rows: list, tau: float, interval, selected: str | None = None) -> go.Figure:
+    """Rank check: shared-weight against stand-alone validation accuracy, one point per architecture."""
+    lo, hi = interval
+    fig = go.Figure(go.Scatter(
+        x=[r["shared_acc"] for r in rows], y=[r["standalone_acc"] for r in rows], mode="markers",
+        customdata=[r["arch"] for r in rows], hovertemplate="%{customdata}<br>shared %{x:.4f}<br>stand-alone "
+                                                            "%{y:.4f}<extra></extra>",
+        marker=dict(size=[14 if r["arch"] == selected else 9 for r in rows], color=OP_COLORS["conv3x3"],
+                    line=dict(width=[3 if r["arch"] == selected else 0 for r in rows], color="#e31a1c"))))
+    fig = _layout(fig, f"Rank check: Kendall tau {tau:+.2f} (95% interval {lo:+.2f} to {hi:+.2f}), click a point",
+                  "validation accuracy with shared weights (BN recalibrated)", height=320)
+    fig.update_yaxes(title_text="validation accuracy, trained stand-alone")
+    fig.update_layout(hovermode="closest", showlegend=False, clickmode="event+select")
+    return fig

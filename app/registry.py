@@ -37,7 +37,7 @@ class Entry:
     live: LiveRun
     control: object = None
     thread: threading.Thread | None = None
-    job: str = ""                    # what the thread runs: search, derive, final
+    job: str = ""                    # what the thread runs: search, derive, final, rankcheck
     follow: bool = False             # another process writes this run: replay new events on each look
     _read: float = field(default=0.0, repr=False)
 
@@ -89,6 +89,11 @@ class Registry:
         with self._lock:
             self._launch(self._idle_entry(name), (lambda engine: engine.derive(samples, recheck, recheck_epochs),),
                          job="derive")
+
+    def rankcheck(self, name: str, k: int, epochs: int) -> None:
+        from enas.rankcheck import rank_check
+        with self._lock:
+            self._launch(self._idle_entry(name), (lambda engine: rank_check(engine, k, epochs),), job="rankcheck")
 
     def train(self, name: str, arch=None, mode: str | None = None, epochs: int | None = None) -> None:
         with self._lock:

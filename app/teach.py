@@ -63,6 +63,15 @@ entropy, the share of the most frequent op at each node and the skip rate over r
 check's Kendall tau. Remedies: a larger entropy weight, a higher temperature or smaller tanh constant, a
 lower controller learning rate, or more epochs of shared-weight training before the controller sharpens.
 """,
+    "rankcheck": """
+**The rank check.** Derive trusts the shared weights: it picks the child that scores best with them. The
+rank check tests that trust. It retrains K of derive's children on their own, from scratch, with the
+final-training recipe, and compares the two accuracies of each (both on the whole validation split). If the
+shared weights rank children well, the points rise from left to right and **Kendall's tau** (the share of
+pairs ordered the same way minus the share ordered the other way) is near 1; near 0, derive's choice is
+close to a coin toss. Studies of weight sharing (Yu et al. 2019) often find it near 0: check before you trust.
+The interval comes from resampling the K children (bootstrap); with few children it is wide.
+""",
     "random": """
 **Random search** samples every architecture uniformly and never learns: run it next to the ENAS
 controller on the same settings to see what the controller adds.

@@ -6,7 +6,6 @@ import csv
 import functools
 import io
 import shutil
-import time
 
 import streamlit as st
 
@@ -15,15 +14,15 @@ from enas.health import WHY
 from enas.space import MAX_STRING, Architecture, ArchitectureError
 from enas.store import StoreError
 
-from . import charts, teach
+from . import charts, quality, teach
 from .registry import run_label
+from .widgets import CHARTS_EVERY, act, picture, plot
 
 STATUS_COLORS = {"starting": "gray", "running": "blue", "paused": "orange", "stopped": "gray", "finished": "green",
                  "failed": "red", "interrupted": "orange", "created": "gray"}
 CLASSES = 10       # classes assumed for parameter counts and FLOPs (CIFAR-10 and shapes have 10)
 TABLE_ROWS = 300
 LIVE_EVERY = 2.0     # seconds between redraws of a live run: header, current sample, open Architectures or Derive tab
-CHARTS_EVERY = 6.0   # seconds between redraws of its curves and policy
 
 
 def seconds(s) -> str:
@@ -31,14 +30,6 @@ def seconds(s) -> str:
         return "-"
     s = int(s)
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
-
-
-def _act(fn, *args):
-    """Run a button's action; a refusal (busy run, bad file) becomes a message above the run."""
-    try:
-        fn(*args)
-    except (StoreError, ArchitectureError, OSError) as e:
-        st.session_state.flash = str(e)
 
 
 def run_view(registry, name: str, others: list):
@@ -85,23 +76,6 @@ def run_view(registry, name: str, others: list):
         charts_now()
 
 
-def picture(arch: Architecture, ops, highlight=None):
-    """The architecture as an inline SVG laid out by `draw.chain_svg`: the browser redraws it almost for free
-    (graphviz's in-browser layout had cost 0.4 s of a core per redraw here)."""
-    st.markdown(draw.chain_svg(arch, highlight, ops), unsafe_allow_html=True)
-
-
-def plot(key: str, make, ticking: bool, signature=(), **kwargs):
-    """`st.plotly_chart(make())`; while a run is live the figure is remade at most every CHARTS_EVERY seconds (or
-    when `signature` changes) and re-sent unchanged in between: on a small machine the browser's full redraw of
-    changed charts had cost the search much of the page's overhead (benchmarks/README.md)."""
-    memo = st.session_state.setdefault("chart_memo", {})
-    now, old = time.monotonic(), memo.get(key)
-    if not ticking or old is None or old[1] != signature or now - old[0] >= CHARTS_EVERY:
-        old = memo[key] = (now, signature, make())
-    return st.plotly_chart(old[2], key=key, **kwargs)
-
-
 # --- header: status, error, controls, progress ----------------------------------------------------
 def header(registry, entry):
     live = entry.live
@@ -138,17 +112,17 @@ def controls(registry, entry):
     if entry.running_here:
         paused = entry.control.paused
         cols[0].button("Pause", key="pause", disabled=paused, icon=":material/pause:", width="stretch",
-                       on_click=_act, args=(registry.pause, name))
+                       on_click=act, args=(registry.pause, name))
         cols[1].button("Resume", key="unpause", disabled=not paused, icon=":material/play_arrow:", width="stretch",
-                       on_click=_act, args=(registry.unpause, name))
-        cols[2].button("Stop", key="stop", icon=":material/stop:", width="stretch", on_click=_act,
+                       on_click=act, args=(registry.unpause, name))
+        cols[2].button("Stop", key="stop", icon=":material/stop:", width="stretch", on_click=act,
                        args=(registry.stop, name), help="stops within a step; the run can be resumed later")
     elif entry.follow:
         cols[0].caption("another process is running this search; its progress is read from its run folder")
     elif live.status in ("interrupted", "stopped", "failed") and live.phase in (None, "search"):
         if cols[0].button("Resume run", key="resume_run", icon=":material/play_arrow:", width="stretch",
                           help="continue from its newest checkpoint"):
-            _act(registry.resume, name)
+            act(registry.resume, name)
             st.rerun()
 
 
@@ -366,7 +340,7 @@ def final_view(registry, entry, ticking: bool):
                                            "best by that: the shared-weight ranking can be wrong")
             recheck_epochs = st.number_input("re-check epochs", 1, 1000, 1, key="derive_recheck_epochs")
             if st.form_submit_button("Derive the best child", icon=":material/search:"):
-                _act(registry.derive, entry.name, int(samples), int(recheck), int(recheck_epochs))
+                act(registry.derive, entry.name, int(samples), int(recheck), int(recheck_epochs))
                 st.rerun(scope="app")
         with d2:
             train_form(registry, entry)
@@ -383,6 +357,7 @@ def final_view(registry, entry, ticking: bool):
                                                      format="%.4f"),
             "recheck_acc": st.column_config.NumberColumn("re-checked: val. acc. after training from scratch",
                                                          format="%.4f")})
+    quality.rank_view(registry, entry, ticking, not busy and has_ckpt)
     series = live.series("final.loss", "final.acc", "final.val_acc")
     if series["final.loss"][0]:
         cols = st.columns(len(charts.FINAL_CHARTS))
@@ -415,7 +390,7 @@ def train_form(registry, entry):
                 st.error("training from scratch needs at least 1 epoch (0 epochs is for finetune: it evaluates "
                          "the inherited child)", icon=":material/error:")
                 return
-            _act(registry.train, entry.name, arch, mode, int(epochs))
+            act(registry.train, entry.name, arch, mode, int(epochs))
             st.rerun(scope="app")
 
 

@@ -71,6 +71,7 @@ class LiveRun:
         self._ranking: list = []
         self.best = None
         self.result = None
+        self.rankcheck = None                # the newest rank check's result
         self._alerts = collections.deque(maxlen=ALERT_CAP)
         self.status, self.message, self.error, self.traceback = "starting", "", None, None
         self.phase = None
@@ -162,6 +163,10 @@ class LiveRun:
             now.update(final_epoch=ev["epoch"] + 1, progress=0.0, final_epochs=ev.get("epochs", now["final_epochs"]))
         elif kind == "final_result":
             self.result = {k: v for k, v in ev.items() if k not in ("id", "kind", "t", "step", "epoch")}
+        elif kind in ("rankcheck_child", "recheck_child"):
+            now["progress"] = ev.get("progress", 0.0)
+        elif kind == "rankcheck_result":
+            self.rankcheck = {k: v for k, v in ev.items() if k not in ("id", "kind", "t", "step", "epoch")}
 
     def _status(self, ev: dict, t: float):
         status = ev["status"]

@@ -11,7 +11,7 @@ sys.path.insert(0, str(ROOT))
 
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from app import views  # noqa: E402
+from app import views, widgets  # noqa: E402
 from app.registry import get_registry  # noqa: E402
 from enas import draw  # noqa: E402
 from enas.space import MAX_STRING, Architecture, ArchitectureError  # noqa: E402
@@ -260,10 +260,10 @@ def test_live_charts_are_remade_at_most_every_few_seconds_unless_their_inputs_ch
         import plotly.graph_objects as go
         import streamlit as st
 
-        from app import views
+        from app import widgets
         made = st.session_state.setdefault("made", [])
         sig = st.session_state.get("sig", "a")
-        views.plot("c", lambda: made.append(sig) or go.Figure(go.Scatter(y=[len(made)])),
+        widgets.plot("c", lambda: made.append(sig) or go.Figure(go.Scatter(y=[len(made)])),
                    st.session_state.get("ticking", True), (sig,))
 
     at = AppTest.from_function(script)
@@ -274,7 +274,7 @@ def test_live_charts_are_remade_at_most_every_few_seconds_unless_their_inputs_ch
     at.run()
     assert at.session_state.made == ["a", "b"]         # another run overlaid, another policy epoch: at once
     memo = at.session_state.chart_memo
-    memo["c"] = (memo["c"][0] - views.CHARTS_EVERY, *memo["c"][1:])   # CHARTS_EVERY seconds later
+    memo["c"] = (memo["c"][0] - widgets.CHARTS_EVERY, *memo["c"][1:])   # CHARTS_EVERY seconds later
     at.run()
     assert at.session_state.made == ["a", "b", "b"]
     at.session_state.ticking = False                    # not live: drawn fresh every time
@@ -293,3 +293,25 @@ def test_a_collapsing_search_shows_its_health_warning_and_why(runs):
     assert at.selectbox(key="view").value == "collapsed"
     assert any("controller entropy" in w.value and "nearly stopped exploring" in w.value for w in at.warning)
     assert any(e.label == "Is the search healthy?" for e in at.expander)
+
+
+def test_rank_check_from_the_derive_tab_draws_its_scatter(runs):
+    from conftest import tiny_config
+    from enas.search import Engine
+    config = tiny_config(derive_samples=6)
+    Engine(config, RunStore.create(runs, "ranked", config)).run(("search", "derive"))
+    at = new_app()
+    assert at.selectbox(key="view").value == "ranked"
+    at.number_input(key="rankcheck_k").set_value(3)
+    button(at, "Run the rank check").click().run()
+    entry = registry_of(runs).view("ranked")
+    wait(lambda: not entry.running_here, what="the rank check")
+    result = entry.live.rankcheck
+    assert result is not None and result["k"] == 3, entry.live.message
+    at.run()
+    titles = [c.proto.spec for c in at.get("plotly_chart")]
+    assert any("Rank check: Kendall tau" in t for t in titles)
+    at.session_state["rank_pick_ranked"] = result["rows"][1]["arch"]   # as a click on the second point does
+    at.run()
+    assert any(m.value.startswith(f"**`{result['rows'][1]['arch']}`** · shared weights") for m in at.markdown)
+    assert not at.exception

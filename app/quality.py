@@ -1,0 +1,54 @@
+"""Is the search any good? The rank check's form and its scatter (shared-weight against stand-alone accuracy)."""
+from __future__ import annotations
+
+import math
+
+import streamlit as st
+
+from enas.space import Architecture
+
+from . import charts, teach
+from .widgets import act, picture, plot
+
+
+def rank_view(registry, entry, ticking: bool, can_start: bool):
+    """Start a rank check (when the run is idle and derived) and show the newest one."""
+    live = entry.live
+    teach.explain("rankcheck", "What does the rank check measure?")
+    if can_start and live.ranking():
+        with st.form("rankcheck_form", border=True):
+            c1, c2 = st.columns(2)
+            k = c1.number_input("architectures (K)", 2, 1000, 8, key="rankcheck_k",
+                                help="derive's top half of K, then a spread over the rest of its ranking")
+            epochs = c2.number_input("epochs each, from scratch", 1, 1000, 1, key="rankcheck_epochs",
+                                     help="the run's final-training recipe; a stopped check keeps what it trained")
+            if st.form_submit_button("Run the rank check", icon=":material/leaderboard:"):
+                act(registry.rankcheck, entry.name, int(k), int(epochs))
+                st.rerun(scope="app")
+    result = live.rankcheck
+    if not result:
+        return
+    key, pick = f"rank_{entry.name}", f"rank_pick_{entry.name}"
+
+    def picked():
+        points = st.session_state[key].selection.get("points", [])
+        if points:
+            arch = points[0].get("customdata")
+            st.session_state[pick] = arch[0] if isinstance(arch, list) else arch
+
+    selected = st.session_state.get(pick)
+    plot(key, lambda: charts.rank_scatter(result["rows"], result["kendall_tau"], result["kendall_tau_95"], selected),
+         ticking, (selected, result["kendall_tau"]), on_select=picked, selection_mode="points")
+    lo, hi = result["spearman_rho_95"]
+    st.caption(f"{result['k']} architectures, each trained {result['epochs']} epoch(s) from scratch; both "
+               f"accuracies over the whole validation split. Spearman rho {_f(result['spearman_rho'])} "
+               f"(95% interval {_f(lo)} to {_f(hi)}).")
+    row = next((r for r in result["rows"] if r["arch"] == selected), None)
+    if row:
+        st.markdown(f"**`{row['arch']}`** · shared weights {row['shared_acc']:.4f} · stand-alone "
+                    f"{row['standalone_acc']:.4f}")
+        picture(Architecture.parse(row["arch"]), entry.config.ops)
+
+
+def _f(x: float) -> str:
+    return "n/a" if x is None or math.isnan(x) else f"{x:+.2f}"

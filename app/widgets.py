@@ -1,0 +1,37 @@
+"""Widgets every view uses: an action button's guard, the architecture picture, and a live-throttled chart."""
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from enas import draw
+from enas.space import Architecture, ArchitectureError
+from enas.store import StoreError
+
+CHARTS_EVERY = 6.0   # seconds between redraws of a live run's curves and policy
+
+
+def act(fn, *args):
+    """Run a button's action; a refusal (busy run, bad file) becomes a message above the run."""
+    try:
+        fn(*args)
+    except (StoreError, ArchitectureError, OSError) as e:
+        st.session_state.flash = str(e)
+
+
+def picture(arch: Architecture, ops, highlight=None):
+    """The architecture as an inline SVG laid out by `draw.chain_svg`: the browser redraws it almost for free
+    (graphviz's in-browser layout had cost 0.4 s of a core per redraw here)."""
+    st.markdown(draw.chain_svg(arch, highlight, ops), unsafe_allow_html=True)
+
+
+def plot(key: str, make, ticking: bool, signature=(), **kwargs):
+    """`st.plotly_chart(make())`; while a run is live the figure is remade at most every CHARTS_EVERY seconds (or
+    when `signature` changes) and re-sent unchanged in between: on a small machine the browser's full redraw of
+    changed charts had cost the search much of the page's overhead (benchmarks/README.md)."""
+    memo = st.session_state.setdefault("chart_memo", {})
+    now, old = time.monotonic(), memo.get(key)
+    if not ticking or old is None or old[1] != signature or now - old[0] >= CHARTS_EVERY:
+        old = memo[key] = (now, signature, make())
+    return st.plotly_chart(old[2], key=key, **kwargs)
