@@ -111,3 +111,27 @@ def rank_scatter(rows: list, tau: float, interval, selected: str | None = None) 
     fig.update_yaxes(title_text="validation accuracy, trained stand-alone")
     fig.update_layout(hovermode="closest", showlegend=False, clickmode="event+select")
     return fig
+
+
+def race_chart(result: dict) -> go.Figure:
+    """The race: mean test accuracy per side with the seed-to-seed standard deviation, and the random
+    architectures' median with their range."""
+    metric = result["metric"].split(" (")[0]
+    score = "test_acc" if metric == "test accuracy" else "val_acc"
+    base = [r[score] for r in result["baseline"]]
+    med = result["baseline_median"]
+    names = ["ENAS (derived)", "random search (derived)", f"random architectures (median of {len(base)})"]
+    means = [result["summary"]["enas"]["mean"], result["summary"]["random"]["mean"], med]
+    fig = go.Figure(go.Bar(
+        x=names, y=means, marker_color=[OP_COLORS["conv3x3"], OP_COLORS["maxpool3x3"], "#999999"],
+        error_y=dict(type="data", symmetric=False, array=[result["summary"]["enas"]["std"],
+                                                         result["summary"]["random"]["std"], max(base) - med],
+                     arrayminus=[result["summary"]["enas"]["std"], result["summary"]["random"]["std"],
+                                 med - min(base)]),
+        text=[f"{m:.4f}" for m in means], textposition="inside"))
+    fig = _layout(fig, f"Race {result['name']}: {metric} after {result['epochs']} epoch(s) from scratch "
+                       f"({len(result['seeds'])} seed(s); bars: +-1 std over seeds, range for random "
+                       "architectures)", "", height=320)
+    fig.update_yaxes(title_text=metric)
+    fig.update_layout(hovermode="closest", showlegend=False)
+    return fig

@@ -10,7 +10,7 @@ if str(ROOT) not in sys.path:  # `streamlit run app/main.py` puts only app/ on t
 
 import streamlit as st  # noqa: E402
 
-from app import sidebar, teach, views  # noqa: E402
+from app import quality, sidebar, teach, views  # noqa: E402
 from app.registry import get_registry, run_label  # noqa: E402
 from enas.store import list_runs, runs_dir_default  # noqa: E402
 
@@ -54,6 +54,7 @@ def main():
                            "controller": r["config"].get("controller"), "dataset": r["config"].get("dataset"),
                            "epochs": r["config"].get("epochs"), "message": r["message"]} for r in runs],
                          hide_index=True, key="runs_table")
+            quality.races_view(registry.runs_dir)
     if learn_tab.open:
         with learn_tab:
             for key in ("intro", "sample", "shared", "reward", "policy", "history", "derive", "health", "random"):

@@ -1,7 +1,10 @@
-"""Is the search any good? The rank check's form and its scatter (shared-weight against stand-alone accuracy)."""
+"""Is the search any good? The rank check's form and its scatter (shared-weight against stand-alone accuracy), and
+the races (ENAS against random search) saved under the runs folder."""
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import streamlit as st
 
@@ -52,3 +55,21 @@ def rank_view(registry, entry, ticking: bool, can_start: bool):
 
 def _f(x: float) -> str:
     return "n/a" if x is None or math.isnan(x) else f"{x:+.2f}"
+
+
+def races_view(runs_dir):
+    """Every race under `<runs_dir>/races/` (made by `python -m enas race`): its chart and its verdict."""
+    paths = sorted(Path(runs_dir, "races").glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    if not paths:
+        return
+    st.subheader("Races: ENAS against random search")
+    teach.explain("race", "How is the race run?")
+    for path in paths:
+        try:
+            result = json.loads(path.read_text())
+            figure = charts.race_chart(result)
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            st.error(f"cannot read the race {path}: {e}", icon=":material/error:")
+            continue
+        st.plotly_chart(figure, key=f"race_{path.stem}")
+        st.markdown(f"**{result['verdict']}**")

@@ -72,6 +72,15 @@ pairs ordered the same way minus the share ordered the other way) is near 1; nea
 close to a coin toss. Studies of weight sharing (Yu et al. 2019) often find it near 0: check before you trust.
 The interval comes from resampling the K children (bootstrap); with few children it is wide.
 """,
+    "race": """
+**The race.** Overlaid curves cannot say whether ENAS beat chance: both searches end with similar rewards
+measured on shared weights. The race asks the real question. For each seed it runs an ENAS search and a
+random search on the same settings, derives both, and retrains each side's derived architecture from
+scratch with one recipe and budget; a third contestant is a handful of architectures drawn uniformly at
+random and retrained the same way. Bars are the mean test accuracy over seeds, whiskers one standard
+deviation (for the random architectures: their range around the median). Run it with
+`python -m enas race --preset quick --seeds 0-2`.
+""",
     "random": """
 **Random search** samples every architecture uniformly and never learns: run it next to the ENAS
 controller on the same settings to see what the controller adds.

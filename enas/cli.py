@@ -30,9 +30,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--name", help="run name (default: a fresh timestamped one)")
     s.add_argument("--resume", metavar="RUN", help="resume an interrupted or stopped run")
     s.add_argument("--full", action="store_true", help="then derive and train the best child")
-    for name, spec in SPECS.items():
-        s.add_argument(_flag(name), dest=name, metavar=spec.type.__name__.upper(),
-                       help=spec.help + (f" ({'|'.join(spec.choices)})" if spec.choices else ""))
+    add_config_flags(s)
+
+    rc = sub.add_parser("race", help="ENAS against random search on equal budgets, several seeds, with random "
+                                     "architectures as a third contestant", argument_default=argparse.SUPPRESS)
+    rc.add_argument("--preset", choices=list(PRESETS), help="starting values: " + ", ".join(PRESETS))
+    rc.add_argument("--config", metavar="FILE", help="a JSON file of configuration fields")
+    rc.add_argument("--name", default="race", help="the race's name: its runs are NAME-enas-sSEED, NAME-random-sSEED")
+    rc.add_argument("--seeds", default="0,1,2", help="seeds, e.g. 0,1,2 or 0-4 (default 0,1,2)")
+    rc.add_argument("--baseline", type=int, default=8, help="uniformly random architectures retrained (default 8)")
+    rc.add_argument("--retrain-epochs", type=int, default=1, help="epochs of stand-alone training from scratch for "
+                                                                  "every contestant (default 1)")
+    add_config_flags(rc)
 
     d = sub.add_parser("derive", help="sample children from a searched run and keep the best on validation")
     d.add_argument("run")
@@ -61,6 +70,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("list", help="list the runs")
     return p
+
+
+def add_config_flags(parser):
+    """One flag per configuration field."""
+    for name, spec in SPECS.items():
+        parser.add_argument(_flag(name), dest=name, metavar=spec.type.__name__.upper(),
+                            help=spec.help + (f" ({'|'.join(spec.choices)})" if spec.choices else ""))
+
+
+def parse_seeds(text: str) -> list:
+    """'0,1,2' or '0-4' (or both, e.g. '0-2,7') as a list of seeds."""
+    seeds = []
+    for part in text.split(","):
+        lo, dash, hi = part.strip().partition("-")
+        if not lo.isdigit() or dash and not hi.isdigit():
+            raise ConfigError(f"--seeds {text}: use whole numbers, e.g. 0,1,2 or 0-4")
+        seeds += list(range(int(lo), int(hi) + 1)) if dash else [int(lo)]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ConfigError(f"--seeds {text}: give at least one seed, each once")
+    return seeds
 
 
 def read_arch(text: str) -> Architecture:
@@ -202,6 +231,31 @@ def recheck_table(rows: list, epochs: int) -> str:
     return "\n".join(lines)
 
 
+def cmd_race(args, runs_dir) -> int:
+    from .race import race
+    config = config_from_args(args)
+    seeds = parse_seeds(args.seeds)
+    check_name(args.name)
+    if args.baseline < 1 or args.retrain_epochs < 1:
+        raise ConfigError(f"--baseline {args.baseline} --retrain-epochs {args.retrain_epochs}: use 1 or more")
+    result = race(config, runs_dir, args.name, seeds, args.baseline, args.retrain_epochs, [progress_listener()])
+    print(f"\nrace {args.name}: {result['metric']} after {result['epochs']} epoch(s) of training from scratch")
+    print(f"{'contestant':<14} {'seed':>4}  {'architecture':<44} {'val':>7} {'test':>7}")
+    for side in ("enas", "random"):
+        for r in result[side]:
+            print(f"{side:<14} {r['seed']:>4}  {r['arch']:<44} {r['val_acc']:>7.4f} {_acc(r['test_acc']):>7}")
+    for label, side in (("ENAS", "enas"), ("random search", "random")):
+        m = result["summary"][side]
+        print(f"{label:<14} mean {m['mean']:.4f} +- {m['std']:.4f} over {m['n']} seed(s)")
+    print(f"random architectures: median {result['baseline_median']:.4f} of {len(result['baseline'])}")
+    print(result["verdict"])
+    return 0
+
+
+def _acc(x) -> str:
+    return "n/a" if x is None else f"{x:.4f}"
+
+
 def print_rank_check(result: dict):
     """The rank check's table and statistics."""
     print(f"\nrank check: {result['k']} architectures, each trained {result['epochs']} epoch(s) from scratch; "
@@ -243,6 +297,8 @@ def main(argv=None) -> int:
     try:
         if args.command == "search":
             return cmd_search(args, runs_dir)
+        if args.command == "race":
+            return cmd_race(args, runs_dir)
         if args.command in ("derive", "train", "rankcheck"):
             return cmd_phase(args, runs_dir, args.command)
         if args.command == "show":

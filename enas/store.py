@@ -223,12 +223,19 @@ class RunStore:
 
     # --- files -----------------------------------------------------------------------------------
     def write_text(self, name: str, text: str):
-        tmp = self.path / (name + ".tmp")
-        with open(tmp, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path / name)
+        write_text_atomic(self.path / name, text)
+
+
+def write_text_atomic(path: Path, text: str):
+    """Write text to a temporary file beside `path`, flushed to disk, then renamed over it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
 
 
 def save_atomic(obj, path: Path):

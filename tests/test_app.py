@@ -315,3 +315,18 @@ def test_rank_check_from_the_derive_tab_draws_its_scatter(runs):
     at.run()
     assert any(m.value.startswith(f"**`{result['rows'][1]['arch']}`** · shared weights") for m in at.markdown)
     assert not at.exception
+
+
+def test_races_are_drawn_with_their_verdict_and_a_broken_file_is_named(runs):
+    from enas.race import race
+    from conftest import tiny_config
+    result = race(tiny_config(epochs=1), runs, "demo", [0, 1], baseline=2, epochs=1)
+    (runs / "races" / "broken.json").write_text("{not json")
+    at = new_app()
+    at.session_state["main_tabs"] = "All runs"
+    at.run()
+    titles = [c.proto.spec for c in at.get("plotly_chart")]
+    assert any("Race demo: test accuracy after 1 epoch(s) from scratch" in t for t in titles)
+    assert any(m.value == f"**{result['verdict']}**" for m in at.markdown)
+    assert any("cannot read the race" in e.value and "broken.json" in e.value for e in at.error)
+    assert not at.exception

@@ -1,0 +1,99 @@
+"""The honest race: did ENAS find a better architecture than chance, on equal budgets?
+
+For each seed, one ENAS search and one random search with the same settings (same data split, same budget),
+each derived as usual; each side's derived architecture is then retrained stand-alone from scratch with the
+run's final-training recipe for `epochs` epochs, and so are `baseline` uniformly random architectures (the
+third contestant: the median of those). The race compares test accuracy (validation picked the
+architectures): mean and spread over seeds per side. Every run is an ordinary run (`<name>-<side>-s<seed>`),
+every retraining an event in it, so a stopped race resumes where it was; the table goes to
+`<runs>/races/<name>.json`.
+"""
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+from .controller import RandomSampler
+from .search import Engine, evaluate
+from .seeds import stream
+from .space import Architecture
+from .store import RunStore, StoreError, write_text_atomic
+
+SIDES = ("enas", "random")
+
+
+def side_run(config, runs_dir, name: str, side: str, seed: int, listeners=()) -> Engine:
+    """The searched and derived run of one side and seed (made, or reopened and finished if it exists)."""
+    run = f"{name}-{side}-s{seed}"
+    config = config.replace(controller=side, seed=seed)
+    try:
+        store = RunStore.open(runs_dir, run)
+        config = store.config()
+    except StoreError:
+        store = RunStore.create(runs_dir, run, config)
+    engine = Engine(config, store, listeners)
+    if not store.events("derive_result"):
+        if engine.run(("search", "derive")) != "finished":
+            raise StoreError(f"race run {run} was stopped; run the race again to resume it")
+    engine.best = Architecture.parse(store.meta()["best"])
+    return engine
+
+
+def retrained(engine: Engine, arch: Architecture, epochs: int, role: str) -> dict:
+    """`arch` trained from scratch for `epochs` epochs in this run (kept as a `race_child` event, reused)."""
+    for e in engine.store.events("race_child"):
+        if e["arch"] == str(arch) and e["epochs"] == epochs:
+            return {"arch": e["arch"], "val_acc": e["val_acc"], "test_acc": e["test_acc"]}
+    net, val_acc, _ = engine.train_child(arch, "scratch", epochs, "race")
+    test_acc = evaluate(net, engine.test_data) if engine.test_data is not None else None
+    engine.emit("race_child", engine.epoch, None, arch=str(arch), role=role, epochs=epochs, val_acc=val_acc,
+                test_acc=test_acc)
+    engine.store.commit()
+    return {"arch": str(arch), "val_acc": val_acc, "test_acc": test_acc}
+
+
+def summary(values: list) -> dict:
+    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "n": len(values)}
+
+
+def verdict(result: dict) -> str:
+    """One sentence: who is ahead, by how much, against the seed-to-seed spread."""
+    enas, rand = result["summary"]["enas"], result["summary"]["random"]
+    gap = 100 * (enas["mean"] - rand["mean"])
+    spread = 100 * max(enas["std"], rand["std"])
+    budget = f"at this budget ({result['epochs']} epoch(s) of stand-alone training, {len(result['seeds'])} seed(s))"
+    if spread == 0 or abs(gap) <= spread:
+        return (f"No difference {budget}: ENAS {gap:+.1f} points against random search, within the "
+                f"seed-to-seed spread of {spread:.1f} points.")
+    leader = "ENAS" if gap > 0 else "Random search"
+    return (f"{leader} ahead by {abs(gap):.1f} points of test accuracy, {abs(gap) / spread:.1f} times the "
+            f"seed-to-seed spread, {budget}.")
+
+
+def race(config, runs_dir, name: str, seeds, baseline: int = 8, epochs: int = 1, listeners=()) -> dict:
+    """Run (or resume) the race; returns the table, also written to `<runs_dir>/races/<name>.json`."""
+    seeds = list(seeds)
+    if not seeds or baseline < 1 or epochs < 1:
+        raise ValueError(f"a race needs at least one seed, baseline >= 1 and epochs >= 1, got seeds {seeds}, "
+                         f"baseline {baseline}, epochs {epochs}")
+    result = {"name": name, "epochs": epochs, "seeds": seeds}
+    first = None
+    for side in SIDES:
+        rows = []
+        for seed in seeds:
+            engine = side_run(config, runs_dir, name, side, seed, listeners)
+            first = first or engine
+            rows.append({"seed": seed, **retrained(engine, engine.best, epochs, side)})
+        result[side] = rows
+    archs = RandomSampler(config.nodes, config.ops).sample(baseline, generator=stream(seeds[0], "race-baseline")).archs
+    result["baseline"] = [retrained(first, a, epochs, "baseline") for a in archs]
+    score = "test_acc" if first.test_data is not None else "val_acc"
+    result["metric"] = "test accuracy (whole test split)" if score == "test_acc" else "validation accuracy"
+    result["summary"] = {side: summary([r[score] for r in result[side]]) for side in SIDES}
+    result["baseline_median"] = statistics.median(r[score] for r in result["baseline"])
+    result["verdict"] = verdict(result)
+    path = Path(runs_dir) / "races" / f"{name}.json"
+    write_text_atomic(path, json.dumps(result, indent=1) + "\n")
+    return result
