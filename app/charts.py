@@ -17,6 +17,8 @@ SEARCH_CHARTS = (
     ("Controller entropy", "controller step", [("controller.entropy", "entropy")]),
     ("Controller loss", "controller step", [("controller.controller_loss", "loss")]),
     ("Accuracy of sampled children (minibatches)", "epoch", [("epoch.val_acc", "validation (rewards)"),
+                                                            ("epoch.random_val_acc", "random architectures, "
+                                                                                     "validation"),
                                                             ("epoch.train_acc", "training")]),
 )
 FINAL_CHARTS = (

@@ -107,6 +107,9 @@ SPECS = {
                             "health", 0.0, 1.0),
     "health_skip_margin": Spec(float, "warn when the recent skip rate is within this of 0 or 1", "health", 0.0, 0.5),
     "health_window": Spec(int, "recent samples the op and skip warnings look at", "health", 1, 100_000),
+    "health_random_epochs": Spec(int, "warn when the controller's samples score no better than random "
+                                 "architectures on the same shared weights for this many epochs in a row (0: off)",
+                                 "health", 0, 10_000),
     "health_min_tau": Spec(float, "warn when a rank check's Kendall tau is below this", "health", -1.0, 1.0),
 }
 
@@ -165,6 +168,7 @@ class Config:
     health_op_share: float = 0.9
     health_skip_margin: float = 0.03
     health_window: int = 50
+    health_random_epochs: int = 3
     health_min_tau: float = 0.2
 
     def __post_init__(self):

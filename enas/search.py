@@ -98,7 +98,7 @@ class Engine:
         self.reinforce = Reinforce(self.sampler, c.controller_lr, c.entropy_weight, c.baseline_decay, c.skip_weight,
                                    (c.controller_beta1, 0.999), c.controller_eps)
         self.health = (HealthCheck(c.health_entropy_fraction, c.health_op_share, c.health_skip_margin,
-                                   c.health_window) if c.controller == "enas" else None)
+                                   c.health_window, c.health_random_epochs) if c.controller == "enas" else None)
         self.child_opt = torch.optim.SGD(self.supergraph.parameters(), lr=c.child_lr, momentum=c.momentum,
                                          nesterov=c.momentum > 0, weight_decay=c.weight_decay)
         self.data_gen = stream(c.seed, "data")
@@ -238,11 +238,14 @@ class Engine:
         start = time.perf_counter()
         train_loss, train_acc, images = self.train_children(e)
         val_acc = self.train_controller(e) if (e + 1) % c.controller_every == 0 else None
+        random_acc = self.random_reference(e) if val_acc is not None and self.health else None
+        for warning in self.health.update_epoch(val_acc, random_acc) if random_acc is not None else ():
+            self.emit("alert", e, self.step, level="warning", message=warning["message"], check=warning["code"])
         self.emit("policy", e, self.step, **self.sampler.policy(256, generator=stream(c.seed, f"policy-{e}")))
         seconds = time.perf_counter() - start
         self.epoch = e + 1
         self.emit("epoch", e, self.step, train_loss=train_loss, train_acc=train_acc, val_acc=val_acc,
-                  seconds=seconds, images_per_s=images / seconds, epochs=c.epochs)
+                  random_val_acc=random_acc, seconds=seconds, images_per_s=images / seconds, epochs=c.epochs)
         self.save_checkpoint()
 
     def train_children(self, epoch: int):
@@ -311,13 +314,13 @@ class Engine:
         scaler.update()
         return loss.detach().float(), (logits.detach().argmax(1) == y).float().mean()
 
-    def rewards(self, archs) -> torch.Tensor:
+    def rewards(self, archs, generator: torch.Generator | None = None) -> torch.Tensor:
         """Accuracy of each architecture on its own random validation minibatch (shared weights, BN with the
         batch's statistics): the controller's reward before the entropy bonus."""
         accs = []
         with torch.inference_mode(), self.autocast():
             for arch in archs:
-                x, y = self.val_data.random_batch(self.config.batch_size, self.data_gen)
+                x, y = self.val_data.random_batch(self.config.batch_size, generator or self.data_gen)
                 accs.append((self.supergraph(x, arch).argmax(1) == y).float().mean())
         return torch.stack(accs).float().cpu()
 
@@ -341,6 +344,15 @@ class Engine:
                           reward=a + c.entropy_weight * h)
             accs.append(acc.mean().item())
         return sum(accs) / len(accs) if accs else None
+
+    def random_reference(self, epoch: int) -> float:
+        """What random search's reward would be now: the mean validation-minibatch accuracy of uniformly random
+        architectures on the same shared weights (as many as the controller scored this epoch, at most 64;
+        their own random stream, so the search itself is unchanged)."""
+        c = self.config
+        gen = stream(c.seed, f"random-reference-{epoch}")
+        n = min(c.controller_steps * c.controller_children, 64)
+        return self.rewards(RandomSampler(c.nodes, c.ops).sample(n, generator=gen).archs, gen).mean().item()
 
     # --- derive ----------------------------------------------------------------------------------
     def derive(self, samples: int | None = None, recheck: int = 0, recheck_epochs: int = 1) -> list:

@@ -53,3 +53,31 @@ def test_the_engine_emits_each_warning_once_and_not_again_after_a_resume(runs_di
 
 def test_random_search_is_not_watched(runs_dir):
     assert Engine(tiny_config(controller="random")).health is None
+
+
+def test_no_better_than_random_for_k_epochs_in_a_row_warns_once():
+    h = HealthCheck(random_epochs=3)
+    assert h.update_epoch(0.40, 0.41) == [] and h.update_epoch(0.40, 0.40) == []
+    assert h.update_epoch(0.45, 0.40) == []                       # ahead: the count starts again
+    assert h.update_epoch(0.30, 0.35) == [] and h.update_epoch(0.30, 0.35) == []
+    (w,) = h.update_epoch(0.30, 0.36)
+    assert w["code"] == "random" and w["message"].startswith("for 3 epochs the controller's samples scored no "
+                                                             "better than uniformly random architectures")
+    assert h.update_epoch(0.20, 0.36) == [] and HealthCheck(random_epochs=0).update_epoch(0.1, 0.9) == []
+
+
+def test_the_random_reference_is_reported_and_leaves_the_search_unchanged(runs_dir, monkeypatch):
+    config = tiny_config(epochs=2)
+    engine = Engine(config, RunStore.create(runs_dir, "ref", config))
+    engine.run(("search",))
+    refs = [e["random_val_acc"] for e in engine.store.events("epoch")]
+    assert all(0 <= r <= 1 for r in refs) and len(refs) == 2
+    monkeypatch.setattr(Engine, "random_reference", lambda self, epoch: 0.0)
+    without = Engine(config, RunStore.create(runs_dir, "ref0", config))
+    without.run(("search",))
+    for k, v in engine.supergraph.state_dict().items():
+        assert without.supergraph.state_dict()[k].equal(v), k
+    rnd = tiny_config(epochs=1, controller="random")
+    random_run = Engine(rnd, RunStore.create(runs_dir, "rnd", rnd))
+    random_run.run(("search",))
+    assert [e["random_val_acc"] for e in random_run.store.events("epoch")] == [None]
