@@ -64,7 +64,10 @@ def verdict(result: dict) -> str:
     gap = 100 * (enas["mean"] - rand["mean"])
     spread = 100 * max(enas["std"], rand["std"])
     budget = f"at this budget ({result['epochs']} epoch(s) of stand-alone training, {len(result['seeds'])} seed(s))"
-    if spread == 0 or abs(gap) <= spread:
+    if spread == 0:
+        return (f"ENAS {gap:+.1f} points against random search {budget}, with no seed-to-seed spread to weigh "
+                "it against: run more seeds.")
+    if abs(gap) <= spread:
         return (f"No difference {budget}: ENAS {gap:+.1f} points against random search, within the "
                 f"seed-to-seed spread of {spread:.1f} points.")
     leader = "ENAS" if gap > 0 else "Random search"

@@ -23,6 +23,9 @@ def test_verdict_weighs_the_gap_against_the_seed_spread():
     assert verdict(result(0.60, 0.03, 0.58, 0.01)).startswith(
         "No difference at this budget (2 epoch(s) of stand-alone training, 3 seed(s)): ENAS +2.0 points")
     assert verdict(result(0.50, 0.01, 0.55, 0.01)).startswith("Random search ahead by 5.0 points")
+    assert verdict(result(0.50, 0.0, 0.45, 0.0)).endswith("+5.0 points against random search at this budget (2 "
+                                                          "epoch(s) of stand-alone training, 3 seed(s)), with no "
+                                                          "seed-to-seed spread to weigh it against: run more seeds.")
 
 
 def test_seeds_as_lists_and_ranges():
