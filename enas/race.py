@@ -15,7 +15,7 @@ import statistics
 from pathlib import Path
 
 from .controller import RandomSampler
-from .search import Engine, evaluate
+from .search import Engine
 from .seeds import stream
 from .space import Architecture
 from .store import RunStore, StoreError, write_text_atomic
@@ -45,12 +45,10 @@ def retrained(engine: Engine, arch: Architecture, epochs: int, role: str) -> dic
     for e in engine.store.events("race_child"):
         if e["arch"] == str(arch) and e["epochs"] == epochs:
             return {"arch": e["arch"], "val_acc": e["val_acc"], "test_acc": e["test_acc"]}
-    net, val_acc, _ = engine.train_child(arch, "scratch", epochs, "race")
-    test_acc = evaluate(net, engine.test_data) if engine.test_data is not None else None
-    engine.emit("race_child", engine.epoch, None, arch=str(arch), role=role, epochs=epochs, val_acc=val_acc,
-                test_acc=test_acc)
+    accs = engine.standalone_accuracy(arch, epochs, "race")
+    engine.emit("race_child", engine.epoch, None, arch=str(arch), role=role, epochs=epochs, **accs)
     engine.store.commit()
-    return {"arch": str(arch), "val_acc": val_acc, "test_acc": test_acc}
+    return {"arch": str(arch), **accs}
 
 
 def summary(values: list) -> dict:

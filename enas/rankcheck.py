@@ -32,7 +32,7 @@ def recheck_top(engine, ranking: list, k: int, epochs: int) -> list:
     top = ranking[:k]
     for n, row in enumerate(top):
         engine.wait()
-        _, row["recheck_acc"], _ = engine.train_child(Architecture.parse(row["arch"]), "scratch", epochs, "recheck")
+        row["recheck_acc"] = engine.standalone_accuracy(Architecture.parse(row["arch"]), epochs, "recheck")["val_acc"]
         engine.emit("recheck_child", engine.epoch, n, arch=row["arch"], val_acc=row["val_acc"],
                     recheck_acc=row["recheck_acc"], epochs=epochs, progress=(n + 1) / len(top))
     return sorted(top, key=lambda r: -r["recheck_acc"]) + ranking[k:]
@@ -65,7 +65,7 @@ def rank_check(engine, k: int = 8, epochs: int = 1) -> dict:
     for n, r in enumerate(picks):
         engine.wait()
         if r["arch"] not in done:
-            _, done[r["arch"]], _ = engine.train_child(Architecture.parse(r["arch"]), "scratch", epochs, "rankcheck")
+            done[r["arch"]] = engine.standalone_accuracy(Architecture.parse(r["arch"]), epochs, "rankcheck")["val_acc"]
             engine.emit("rankcheck_child", engine.epoch, n, arch=r["arch"], shared_acc=r["val_acc"],
                         standalone_acc=done[r["arch"]], epochs=epochs, progress=(n + 1) / len(picks))
         rows.append({"arch": r["arch"], "shared_acc": r["val_acc"], "standalone_acc": done[r["arch"]]})

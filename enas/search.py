@@ -375,8 +375,7 @@ class Engine:
         ranking = []
         for k, arch in enumerate(counts):
             self.wait()
-            with self.autocast():
-                acc = evaluate(self.inherited_child(arch), self.val_data)
+            acc = self.shared_accuracy(arch)
             ranking.append({"arch": str(arch), "val_acc": acc, "count": counts[arch]})
             self.emit("derive_child", self.epoch, k, arch=str(arch), val_acc=acc, count=counts[arch],
                       progress=(k + 1) / len(counts))
@@ -392,6 +391,19 @@ class Engine:
             self.store.set_meta(best=str(best), best_val_acc=ranking[0]["val_acc"])
         self.set_status("finished", f"derived {best} (validation accuracy {ranking[0]['val_acc']:.4f})")
         return ranking
+
+    def shared_accuracy(self, arch: Architecture) -> float:
+        """Validation accuracy (whole split) of `arch` with the shared weights and its own BN statistics."""
+        with self.autocast():
+            return evaluate(self.inherited_child(arch), self.val_data)
+
+    def standalone_accuracy(self, arch: Architecture, epochs: int, kind: str) -> dict:
+        """Validation and test accuracy (whole splits) of `arch` trained from scratch for `epochs` epochs with
+        the final-training recipe (test: None without a test split)."""
+        net, val_acc, _ = self.train_child(arch, "scratch", epochs, kind)
+        with self.autocast():
+            test_acc = evaluate(net, self.test_data) if self.test_data is not None else None
+        return {"val_acc": val_acc, "test_acc": test_acc}
 
     def inherited_child(self, arch: Architecture) -> ChildNet:
         """`arch` with the shared weights, its BN statistics computed on `calibration_batches` un-augmented
