@@ -111,3 +111,12 @@ def test_a_child_calibrated_on_a_batch_scores_it_as_the_supergraph_does():
     calibrate_bn(child, [x])
     with torch.no_grad():
         torch.testing.assert_close(child.eval()(x), sg(x, arch), rtol=0.02, atol=0.02)
+
+
+def test_an_inheriting_child_has_the_supergraphs_dropout_and_node_bns():
+    sg = Supergraph(3, 8, dropout=0.3, first_node_bn=True)
+    child = ChildNet.from_supergraph(sg, Architecture.parse("c3 c5:1 mp:01"))
+    assert child.dropout.p == 0.3 and isinstance(child.bns[0], torch.nn.BatchNorm2d)
+    plain = ChildNet.from_supergraph(Supergraph(3, 8), Architecture.parse("c3 c5:1 mp:01"))
+    assert plain.dropout.p == 0.0 and isinstance(plain.bns[0], torch.nn.Identity)
+    assert ChildNet(Architecture.parse("c3"), 8, dropout=0.2).dropout.p == 0.2

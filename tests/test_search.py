@@ -162,6 +162,9 @@ def test_non_finite_loss_pauses_naming_the_step_and_resume_restarts_from_the_che
                     p.fill_(float("nan"))
         if e["kind"] == "alert":
             alerts.append(e["message"])
+        if e["kind"] == "status":
+            statuses.append(e["status"])
+    statuses = []
     store = RunStore.create(runs_dir, "nan", config)
     engine = holder["engine"] = Engine(config, store, [poison])
     thread = threading.Thread(target=engine.run, daemon=True)
@@ -176,6 +179,11 @@ def test_non_finite_loss_pauses_naming_the_step_and_resume_restarts_from_the_che
     engine.control.resume()
     thread.join(timeout=60)
     assert store.status() == "finished" and engine.epoch == 3
+    assert alerts[-1] == message and message not in alerts[:-1]    # one alert, the message of the pause
+    (error,) = [e for e in store.events("alert") if e["level"] == "error"]
+    assert error["message"] == message and error["epoch"] == 1 and error["step"] == engine.store.events(
+        "epoch")[0]["step"]                                         # where the run restarts: the checkpoint
+    assert statuses[-3:] == ["paused", "running", "finished"]
     assert all(math.isfinite(p.sum().item()) for p in engine.supergraph.parameters())
     assert all(math.isfinite(e["loss"]) for e in store.events("child_step"))
 
@@ -394,3 +402,18 @@ def test_final_training_from_scratch_and_from_the_stored_best(runs_dir):
     assert first_loss == pytest.approx(math.log(10), abs=0.3)                         # a fresh network
     with pytest.raises(StoreError, match="no derived architecture yet"):
         Engine(config).train_final()
+
+
+def test_an_inherited_child_is_calibrated_on_un_augmented_training_batches():
+    from enas.model import calibrate_bn
+    from enas.seeds import stream
+    engine = Engine(tiny_config(calibration_batches=3))
+    arch = Architecture.parse("c3 c5:1 mp:01")
+    gen = stream(engine.config.seed, "calibration")
+    batches = [engine.train_data.random_batch(engine.config.batch_size, gen, augment=False)[0] for _ in range(3)]
+    expected = ChildNet.from_supergraph(engine.supergraph, arch)
+    calibrate_bn(expected, batches)
+    child = engine.inherited_child(arch)
+    assert not child.training
+    for k, v in expected.state_dict().items():
+        torch.testing.assert_close(child.state_dict()[k], v, msg=k)

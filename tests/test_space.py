@@ -126,3 +126,30 @@ def test_architecture_json_length_limit_is_inclusive():
     assert Architecture.from_json(text + " " * (MAX_STRING - len(text))) == Architecture.parse("c3 c5:1")
     with pytest.raises(ArchitectureError, match=f"architecture JSON too long \\({MAX_STRING + 1} > {MAX_STRING}"):
         Architecture.from_json(text + " " * (MAX_STRING + 1 - len(text)))
+
+
+@pytest.mark.parametrize("text, message", [
+    (None, "architecture string must be text, got NoneType"),
+    ("   ", "empty architecture string; example: 'c3 c5:1 c1:01'"),
+    ("c3 c9:1", "node 1: unknown op 'c9' in 'c9:1'; allowed: c1, c3, c5, mp, ap or conv1x1, conv3x3, conv5x5, "
+                "maxpool3x3, avgpool3x3"),
+    ("c3 c5:2", "node 1: skip bits must be 0s and 1s, got '2' in 'c5:2'"),
+    ("c3 c5:X01", "node 1: skip bits must be 0s and 1s, got 'X01' in 'c5:X01'"),
+])
+def test_architecture_string_errors_say_what_is_wrong(text, message):
+    with pytest.raises(ArchitectureError) as e:
+        Architecture.parse(text)
+    assert str(e.value) == message
+
+
+def test_architecture_string_length_limit_is_inclusive_and_space_errors_are_specific():
+    text = "c3 c5:1"
+    assert Architecture.parse(text + " " * (MAX_STRING - len(text))) == Architecture.parse(text)
+    with pytest.raises(ArchitectureError, match=f"architecture string too long \\({MAX_STRING + 1} > {MAX_STRING}"):
+        Architecture.parse(text + " " * (MAX_STRING + 1 - len(text)))
+    with pytest.raises(ArchitectureError) as e:
+        Architecture.parse(text).check_space(3)
+    assert str(e.value) == "architecture has 2 nodes, the search space has 3"
+    with pytest.raises(ArchitectureError) as e:
+        Architecture.parse(text).check_space(2, ("conv3x3", "maxpool3x3"))
+    assert str(e.value) == "node 1: op 'conv5x5' is not in this search space (conv3x3, maxpool3x3)"
