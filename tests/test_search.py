@@ -417,3 +417,36 @@ def test_an_inherited_child_is_calibrated_on_un_augmented_training_batches():
     assert not child.training
     for k, v in expected.state_dict().items():
         torch.testing.assert_close(child.state_dict()[k], v, msg=k)
+
+
+def test_the_reported_step_and_epoch_metrics_are_what_happened(runs_dir):
+    events = []
+    config = tiny_config(epochs=2, controller_every=1)
+    engine, _ = run_engine(runs_dir, "metrics", config, [events.append])
+    steps = [e for e in events if e["kind"] == "child_step"]
+    for epoch in (0, 1):
+        mine = [e for e in steps if e["epoch"] == epoch]
+        assert [e["progress"] for e in mine] == [0.25, 0.5, 0.75, 1.0]            # 4 steps an epoch, one event each
+        assert all(e["images_per_s"] > 0 for e in mine)
+        (ep,) = [e for e in events if e["kind"] == "epoch" and e["epoch"] == epoch]
+        assert ep["train_loss"] == pytest.approx(sum(e["loss"] for e in mine) / 4)
+        assert ep["train_acc"] == pytest.approx(sum(e["acc"] for e in mine) / 4)
+        assert ep["seconds"] > 0 and ep["images_per_s"] == pytest.approx(4 * config.batch_size / ep["seconds"])
+        assert ep["epochs"] == 2 and ep["step"] == mine[-1]["step"]
+        (policy,) = [e for e in events if e["kind"] == "policy" and e["epoch"] == epoch]
+        assert policy["step"] == ep["step"]
+    assert [e["step"] for e in steps] == list(range(1, 9))
+    assert [e["ctrl_step"] for e in events if e["kind"] == "controller_step"] == [1, 2, 3, 4]
+    assert all(e["step"] in (4, 8) for e in events if e["kind"] == "controller_step")
+    assert engine.child_opt.param_groups[0]["lr"] == steps[-1]["lr"]            # the optimiser used the logged rate
+
+
+def test_a_child_step_reports_the_loss_and_accuracy_of_its_batch():
+    engine = Engine(tiny_config())
+    x, y = engine.val_data.random_batch(32, torch.Generator().manual_seed(0))
+    arch = Architecture.parse("c3 c5:1 mp:01")
+    with torch.no_grad():
+        logits = engine.supergraph(x, arch)
+    loss, acc = engine.child_step(x, y, arch)
+    assert loss.item() == pytest.approx(torch.nn.functional.cross_entropy(logits, y).item(), rel=1e-5)
+    assert acc.item() == pytest.approx((logits.argmax(1) == y).float().mean().item())
