@@ -228,3 +228,50 @@ def test_random_sampler_is_reproducible_and_reports_its_exact_policy():
     torch.testing.assert_close(a.skip_probs, torch.full((16, 4, 4), 0.5).tril(-1))
     with pytest.raises(ValueError, match="not in this search space"):
         r.score([Architecture.parse("c5 mp:1 c3:01 mp:001")])
+
+
+def reference_score(c, arch):
+    """The controller's log-probability and entropy of one architecture, written out step by step."""
+    inputs, state, anchors = c.start, None, []
+    log_prob, entropy = 0.0, 0.0
+    for i in range(arch.nodes):
+        out, state = c.lstm(inputs.unsqueeze(0), state)
+        p = torch.softmax(c.shape(c.op_head(out[0]))[0], 0)
+        k = c.ops.index(arch.ops[i])
+        log_prob += math.log(p[k].item())
+        entropy -= sum(pk * math.log(pk) for pk in p.tolist())
+        out, state = c.lstm(c.op_embedding(torch.tensor([k])).unsqueeze(0), state)
+        h = out[0]
+        if i == 0:
+            inputs = c.start
+        else:
+            chosen = torch.zeros_like(h)
+            for j, bit in enumerate(arch.skips[i]):
+                q = c.v(torch.tanh(c.w1(anchors[j]) + c.w2(h)))
+                pj = torch.sigmoid(2 * c.shape(q)).item()
+                log_prob += math.log(pj if bit else 1 - pj)
+                entropy -= pj * math.log(pj) + (1 - pj) * math.log(1 - pj)
+                chosen = chosen + bit * anchors[j]
+            inputs = chosen / (1 + sum(arch.skips[i]))
+        anchors.append(h)
+    return log_prob, entropy
+
+
+@pytest.mark.parametrize("text", ["c3 c5:1 mp:01 ap:110", "mp ap:0 c1:11 c3:000", "c5 c5:1 c5:11 c5:111"])
+def test_log_prob_and_entropy_match_a_step_by_step_reference(text):
+    c = make(4, temperature=5.0, tanh_constant=2.5)
+    with torch.no_grad():
+        for p in c.parameters():
+            p.mul_(8)    # logits large enough that shaping and every input matter
+        s = c.score([Architecture.parse(text)])
+        log_prob, entropy = reference_score(c, Architecture.parse(text))
+    assert s.log_prob.item() == pytest.approx(log_prob, rel=1e-4, abs=1e-5)
+    assert s.entropy.item() == pytest.approx(entropy, rel=1e-4, abs=1e-5)
+
+
+def test_bernoulli_kl_is_finite_at_certain_probabilities_and_the_controller_starts_as_enas_does():
+    torch.testing.assert_close(bernoulli_kl(torch.tensor([0.0, 1.0]), 0.4),
+                               torch.tensor([math.log(1 / 0.6), math.log(1 / 0.4)]), rtol=1e-4, atol=1e-4)
+    c = make(3)
+    assert all(p.abs().max().item() <= 0.1 for p in c.parameters())   # uniform in [-0.1, 0.1]
+    assert c.w1.bias is None and c.w2.bias is None and c.v.bias is None and c.lstm.num_layers == 2

@@ -120,3 +120,40 @@ def test_an_inheriting_child_has_the_supergraphs_dropout_and_node_bns():
     plain = ChildNet.from_supergraph(Supergraph(3, 8), Architecture.parse("c3 c5:1 mp:01"))
     assert plain.dropout.p == 0.0 and isinstance(plain.bns[0], torch.nn.Identity)
     assert ChildNet(Architecture.parse("c3"), 8, dropout=0.2).dropout.p == 0.2
+
+
+def reference_forward(sg, x, arch):
+    """The supergraph's forward pass for `arch`, written out with functional ops and its weights."""
+    def bn(module, t):
+        return F.batch_norm(t, None, None, module.weight, module.bias, training=True)
+
+    stem_conv, stem_bn = sg.stem[0][0], sg.stem[0][1]
+    h = F.max_pool2d(F.relu(bn(stem_bn, F.conv2d(x, stem_conv.weight, None, padding=1))), 2, 2)
+    outs = []
+    for i, op in enumerate(arch.ops):
+        if op == "maxpool3x3":
+            y = F.max_pool2d(h, 3, 1, 1)
+        elif op == "avgpool3x3":
+            y = F.avg_pool2d(h, 3, 1, 1, count_include_pad=False)
+        else:
+            conv = sg.convs[i][op]
+            y = F.relu(F.conv2d(h, conv.weight, conv.bias, padding=conv.weight.shape[-1] // 2))
+        for j in arch.inputs(i):
+            y = y + outs[j]
+        h = bn(sg.bns[i], y) if i > 0 or sg.first_node_bn else y
+        outs.append(h)
+    tail_conv, tail_bn = sg.tail[1][0], sg.tail[1][1]
+    t = F.max_pool2d(F.relu(bn(tail_bn, F.conv2d(F.max_pool2d(h, 2, 2), tail_conv.weight, None, padding=1))), 2, 2)
+    return F.linear(t.mean((2, 3)), sg.classifier.weight, sg.classifier.bias)
+
+
+@pytest.mark.parametrize("text, first_node_bn", [("c3 c5:1 mp:01 ap:110", False), ("ap mp:1 c1:11 c3:101", True),
+                                                  ("c1 ap:0 ap:10 mp:011", False)])
+def test_supergraph_forward_matches_a_functional_reference(text, first_node_bn):
+    torch.manual_seed(0)
+    sg = Supergraph(4, 8, first_node_bn=first_node_bn)
+    with torch.no_grad():
+        for p in sg.parameters():
+            p.add_(torch.randn_like(p) * 0.1)   # BN affine weights away from 1 and 0
+    x, arch = torch.randn(5, 3, 32, 32), Architecture.parse(text)
+    torch.testing.assert_close(sg(x, arch), reference_forward(sg, x, arch), rtol=1e-4, atol=1e-5)
