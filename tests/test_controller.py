@@ -275,3 +275,21 @@ def test_bernoulli_kl_is_finite_at_certain_probabilities_and_the_controller_star
     c = make(3)
     assert all(p.abs().max().item() <= 0.1 for p in c.parameters())   # uniform in [-0.1, 0.1]
     assert c.w1.bias is None and c.w2.bias is None and c.v.bias is None and c.lstm.num_layers == 2
+
+
+def test_scores_of_a_batch_are_per_architecture_and_defaults_are_the_seed_configs():
+    c = make(4)
+    archs = [Architecture.parse(t) for t in ("c3 c5:1 mp:01 ap:110", "mp ap:0 c1:11 c3:000")]
+    both = c.score(archs)
+    for k, a in enumerate(archs):
+        one = c.score([a])
+        for field in ("log_prob", "entropy", "skip_penalty"):
+            torch.testing.assert_close(getattr(both, field)[k], getattr(one, field)[0])
+    with pytest.raises(ValueError, match="not in this search space"):
+        Controller(2, ops=("conv3x3", "maxpool3x3")).score([Architecture.parse("c5 mp:1")])
+    from enas.config import Config
+    seed, ctrl, rl = Config(), Controller(), Reinforce(Controller())
+    assert (ctrl.temperature, ctrl.tanh_constant, ctrl.skip_target, ctrl.skip_reduce) == \
+        (seed.temperature, seed.tanh_constant, seed.skip_target, seed.skip_reduce)
+    assert (rl.entropy_weight, rl.baseline_decay, rl.skip_weight) == \
+        (seed.entropy_weight, seed.baseline_decay, seed.skip_weight)

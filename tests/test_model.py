@@ -157,3 +157,10 @@ def test_supergraph_forward_matches_a_functional_reference(text, first_node_bn):
             p.add_(torch.randn_like(p) * 0.1)   # BN affine weights away from 1 and 0
     x, arch = torch.randn(5, 3, 32, 32), Architecture.parse(text)
     torch.testing.assert_close(sg(x, arch), reference_forward(sg, x, arch), rtol=1e-4, atol=1e-5)
+
+
+def test_the_supergraph_keeps_no_shared_statistics_and_a_child_keeps_its_own():
+    sg = Supergraph(3, 8, first_node_bn=True)
+    assert not [k for k in sg.state_dict() if "running" in k or "tracked" in k]
+    child = ChildNet.from_supergraph(sg, Architecture.parse("c3 c5:1 mp:01"))
+    assert len([k for k in child.state_dict() if k.endswith("running_mean")]) == 2 + 3   # stem, tail, 3 nodes

@@ -153,3 +153,18 @@ def test_architecture_string_length_limit_is_inclusive_and_space_errors_are_spec
     with pytest.raises(ArchitectureError) as e:
         Architecture.parse(text).check_space(2, ("conv3x3", "maxpool3x3"))
     assert str(e.value) == "node 1: op 'conv5x5' is not in this search space (conv3x3, maxpool3x3)"
+
+
+@pytest.mark.parametrize("ops, skips, message", [
+    ([], [], "ops must be a non-empty list of op names"),
+    (["conv3x3"], "none", "skips must be a list with one list of bits per node"),
+    (["conv3x3", "conv5x5"], [[], [0, 1]], "node 1: skip to a later node (node 1 may only add nodes 0..0)"),
+    (["conv3x3", "conv5x5"], [[], [1, 0]], "node 1: needs 1 skip bits, got 2"),
+    (["conv3x3", "conv5x5"], [[], []], "node 1: needs 1 skip bits, got 0"),
+    (["conv3x3", "conv7x7"], [[], [1]], "node 1: unknown op 'conv7x7'; allowed: conv1x1, conv3x3, conv5x5, "
+                                        "maxpool3x3, avgpool3x3"),
+])
+def test_architecture_errors_say_what_is_wrong(ops, skips, message):
+    with pytest.raises(ArchitectureError) as e:
+        Architecture(ops, skips)
+    assert str(e.value) == message
