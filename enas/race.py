@@ -29,9 +29,11 @@ def side_run(config, runs_dir, name: str, side: str, seed: int, listeners=()) ->
     config = config.replace(controller=side, seed=seed)
     try:
         store = RunStore.open(runs_dir, run)
-        config = store.config()
     except StoreError:
         store = RunStore.create(runs_dir, run, config)
+    if store.config() != config:
+        raise StoreError(f"race run {run} exists with other settings; give the race another --name, or the "
+                         "settings it was started with")
     engine = Engine(config, store, listeners)
     if not store.events("derive_result"):
         if engine.run(("search", "derive")) != "finished":

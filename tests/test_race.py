@@ -55,6 +55,8 @@ def test_a_tiny_race_end_to_end_and_resumed(runs_dir):
     counts = [len(RunStore.open(runs_dir, f"tiny-{s}-s{k}").events("race_child")) for s in ("enas", "random")
               for k in (0, 1)]
     assert counts == [3, 1, 1, 1]   # the first ENAS run also holds the 2 random architectures
+    with pytest.raises(ValueError, match="race run tiny-enas-s0 exists with other settings"):
+        race(config.replace(channels=4), runs_dir, "tiny", [0, 1], baseline=2, epochs=1)
 
 
 def test_race_from_the_command_line(tmp_path):
