@@ -54,6 +54,7 @@ def retrained(engine: Engine, arch: Architecture, epochs: int, role: str) -> dic
 
 
 def summary(values: list) -> dict:
+    """Mean, standard deviation (0 for one value) and count."""
     return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
             "n": len(values)}
 
