@@ -194,7 +194,7 @@ def cmd_search(args, runs_dir) -> int:
 
 
 def cmd_phase(args, runs_dir, phase) -> int:
-    from .rankcheck import plan, rank_check
+    from .rankcheck import check_recheck, plan, rank_check
     from .search import Engine
     store = RunStore.open(runs_dir, args.run)
     if store.status() in ("running", "paused"):
@@ -203,9 +203,7 @@ def cmd_phase(args, runs_dir, phase) -> int:
     if phase == "derive":
         if args.samples is not None and args.samples < 1:
             raise ConfigError(f"--samples {args.samples}: must be at least 1")
-        if args.recheck < 0 or args.recheck_epochs < 1:
-            raise ConfigError(f"--recheck {args.recheck} --recheck-epochs {args.recheck_epochs}: use --recheck 0 "
-                              "or more and --recheck-epochs 1 or more")
+        check_recheck(args.recheck, args.recheck_epochs)  # refuse before the run is touched
         phase = lambda: engine.derive(args.samples, args.recheck, args.recheck_epochs)  # noqa: E731
     elif phase == "rankcheck":
         plan(store, args.k, args.epochs)  # refuse before the run is touched
@@ -236,8 +234,6 @@ def cmd_race(args, runs_dir) -> int:
     config = config_from_args(args)
     seeds = parse_seeds(args.seeds)
     check_name(args.name)
-    if args.baseline < 1 or args.retrain_epochs < 1:
-        raise ConfigError(f"--baseline {args.baseline} --retrain-epochs {args.retrain_epochs}: use 1 or more")
     result = race(config, runs_dir, args.name, seeds, args.baseline, args.retrain_epochs, [progress_listener()])
     print(f"\nrace {args.name}: {result['metric']} after {result['epochs']} epoch(s) of training from scratch")
     print(f"{'contestant':<14} {'seed':>4}  {'architecture':<44} {'val':>7} {'test':>7}")

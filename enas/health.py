@@ -24,12 +24,12 @@ class HealthCheck:
     """Watches one search; warned conditions (by code) are not repeated."""
 
     def __init__(self, entropy_fraction: float = 0.2, op_share: float = 0.9, skip_margin: float = 0.03,
-                 window: int = 50, random_epochs: int = 3, warned=()):
+                 window: int = 50, random_epochs: int = 3):
         self.entropy_fraction, self.op_share, self.skip_margin = entropy_fraction, op_share, skip_margin
         self.recent = deque(maxlen=window)
         self.first_entropy = None
         self.random_epochs, self.not_ahead = random_epochs, 0
-        self.warned = set(warned)
+        self.warned = set()
 
     def update_epoch(self, controller_acc: float, random_acc: float) -> list:
         """Warnings from one epoch's mean reward accuracy of the controller's samples and of random ones."""

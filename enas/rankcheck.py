@@ -26,6 +26,13 @@ def pick_spread(ranking: list, k: int) -> list:
     return ranking[:top] + [rest[i] for i in idx]
 
 
+def check_recheck(k: int, epochs: int):
+    """Refuse a re-check that cannot run (k < 0 or epochs < 1) with a clear message."""
+    if k < 0 or epochs < 1:
+        raise ValueError(f"--recheck {k} --recheck-epochs {epochs}: a re-check needs --recheck 0 or more and "
+                         "--recheck-epochs 1 or more")
+
+
 def recheck_top(engine, ranking: list, k: int, epochs: int) -> list:
     """Derive's re-check: train the top `k` of the shared-weight ranking from scratch for `epochs` epochs; their
     rows gain `recheck_acc` (validation, whole split) and come first, best by it, the rest as they were."""

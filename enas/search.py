@@ -24,7 +24,7 @@ from .hardware import resolve_device, slow_precision
 from .health import HealthCheck
 from .model import ChildNet, Supergraph, calibrate_bn
 from .pipeline import DeviceData
-from .rankcheck import recheck_top
+from .rankcheck import check_recheck, recheck_top
 from .seeds import stream, stream_seed
 from .space import Architecture
 from .store import RunStore, StoreError, save_atomic
@@ -362,8 +362,7 @@ class Engine:
         what the controller's minibatch reward measures, on the whole split, and what final training with
         0 epochs reports for the same child. With `recheck` K > 0, the top K are also trained from scratch for
         `recheck_epochs` epochs (`rankcheck.recheck`) and the best by that is kept."""
-        if recheck < 0 or recheck_epochs < 1:
-            raise ValueError(f"a re-check needs recheck >= 0 and recheck_epochs >= 1, got {recheck}, {recheck_epochs}")
+        check_recheck(recheck, recheck_epochs)
         m = samples or self.config.derive_samples
         self.restore_for_use()
         if self.store is not None:
