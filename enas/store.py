@@ -8,6 +8,8 @@
 
 Events are committed in small transactions (at most `commit_every` seconds apart, and at every epoch end
 before its checkpoint), so a kill -9 loses at most the last uncommitted second, never a file's integrity.
+SQLite's WAL mode needs every reader and writer on one machine; a runs folder on a network file system, shared
+by a Ray cluster, takes ENAS_STORE_JOURNAL=delete. A run launched on Ray is `claim`ed by its actor: one writer.
 """
 from __future__ import annotations
 
@@ -23,15 +25,26 @@ from pathlib import Path
 
 import torch
 
-from .config import Config
+from .config import Config, ConfigError
+from .space import ArchitectureError
+from .splits import DataError
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 CKPT_RE = re.compile(r"^ckpt-(\d{5})\.pt$")
 STALE_S = 30.0  # a run of another machine whose heartbeat is older than this was interrupted
+LIVE = ("queued", "running", "paused")  # statuses of a run some process holds (interrupted if it died)
+JOURNALS = ("wal", "delete")  # ENAS_STORE_JOURNAL: wal (one machine), delete (a runs folder on NFS: README)
 
 
 class StoreError(ValueError):
     """A run that cannot be opened or written, with a message that says why."""
+
+
+class Busy(StoreError):
+    """Another live process writes the run (or it was launched again since): this one must leave it alone."""
+
+
+EXPECTED = (ConfigError, DataError, StoreError, ArchitectureError)  # failures shown without a traceback
 
 
 def runs_dir_default() -> Path:
@@ -65,6 +78,25 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _holder_alive(m: dict) -> bool:
+    """Is the process that holds a run (meta pid and host) alive: checked on this machine, else a recent heartbeat."""
+    if m.get("host") == socket.gethostname():
+        return _pid_alive(m.get("pid", -1))
+    return time.time() - m.get("heartbeat", 0) < STALE_S
+
+
+def _who(m: dict) -> str:
+    return f"process {m.get('pid', '?')} on {m.get('host', '?')}"
+
+
+def journal_mode() -> str:
+    """SQLite's journal mode for run databases, from ENAS_STORE_JOURNAL (default wal)."""
+    mode = os.environ.get("ENAS_STORE_JOURNAL", "wal").lower()
+    if mode not in JOURNALS:
+        raise StoreError(f"ENAS_STORE_JOURNAL={mode!r} is not allowed; allowed: {', '.join(JOURNALS)}")
+    return mode
+
+
 class RunStore:
     """One run's folder. Writers call `log` (buffered) and `commit`; readers use `events`, `meta` and `status`."""
 
@@ -78,9 +110,10 @@ class RunStore:
         self._lock = threading.Lock()
         self._pending: list = []
         self._last_commit = time.monotonic()
+        journal = journal_mode()
         self._db = sqlite3.connect(self.path / "run.db", check_same_thread=False, timeout=30)
         try:
-            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA journal_mode={journal}")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript("""
                 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -138,23 +171,47 @@ class RunStore:
                       heartbeat=time.time(), **extra)
 
     def status(self) -> str:
-        """created | running | paused | stopped | finished | failed, or interrupted for a run whose process died."""
+        """created | queued | running | paused | stopped | finished | failed, or interrupted for a run whose
+        process died (queued: waiting for a Ray cluster to place it; its process is the one that launched it)."""
         m = self.meta()
         status = m.get("status", "created")
-        if status in ("running", "paused"):
-            if m.get("host") == socket.gethostname():
-                alive = _pid_alive(m.get("pid", -1))
-            else:  # another machine's process: trust a recent heartbeat
-                alive = time.time() - m.get("heartbeat", 0) < STALE_S
-            if not alive:
-                return "interrupted"
-        return status
+        return "interrupted" if status in LIVE and not _holder_alive(m) else status
+
+    def claim(self, owner: dict, wait: float = 0.0):
+        """Make `owner` (a dict whose `id` names one launch) the run's only writer, in one SQLite write
+        transaction: refused (Busy) when the run was launched again since (another id), or while another live
+        process runs it; a dead one's heartbeat may take up to `wait` seconds to go stale."""
+        deadline = time.monotonic() + wait
+        while True:
+            with self._lock:   # no flush: it would refresh the heartbeat of the holder this may replace
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    m = {k: json.loads(v) for k, v in self._db.execute("SELECT key, value FROM meta")}
+                    holder = m.get("owner") or {}
+                    if holder.get("id") != owner["id"]:
+                        raise Busy(f"run {self.name!r} was launched again since this process was started for it "
+                                   f"(now held by {_who(holder)}): this one leaves it alone")
+                    busy = m.get("status") in ("running", "paused") and _holder_alive(m)
+                    if not busy:
+                        mine = {"owner": owner, "pid": os.getpid(), "host": socket.gethostname(),
+                                "heartbeat": time.time()}
+                        self._db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                                             [(k, json.dumps(v)) for k, v in mine.items()])
+                    self._db.commit()
+                except BaseException:
+                    self._db.rollback()
+                    raise
+            if not busy:
+                return
+            if time.monotonic() >= deadline:
+                raise Busy(f"run {self.name!r} is being written by {_who(m)}: two processes never write one run")
+            time.sleep(1.0)
 
     def fail(self, exc: BaseException):
-        """Mark the run failed, keeping the message and the traceback."""
-        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        (self.path / "error.txt").write_text(tb)
-        self.set_status("failed", f"{type(exc).__name__}: {exc}", traceback=tb)
+        """Mark the run failed, keeping the message and, for an unexpected error, the traceback."""
+        message, tb = failure(exc)
+        (self.path / "error.txt").write_text(tb or message + "\n")
+        self.set_status("failed", message, traceback=tb)
 
     # --- events ----------------------------------------------------------------------------------
     def log(self, kind: str, data: dict, epoch: int | None = None, step: int | None = None):
@@ -192,6 +249,19 @@ class RunStore:
             rows = self._db.execute(sql, args).fetchall()
         return [{"id": i, "kind": k, "epoch": e, "step": s, "t": t, **json.loads(d)} for i, k, e, s, t, d in rows]
 
+    def add_events(self, rows):
+        """Insert recorded events as they were: rows of (kind, epoch, step, t, data dict)."""
+        with self._lock:
+            self._flush()
+            self._db.executemany("INSERT INTO events (kind, epoch, step, t, data) VALUES (?, ?, ?, ?, ?)",
+                                 [(k, e, s, t, json.dumps(d)) for k, e, s, t, d in rows])
+            self._db.commit()
+
+    def last_id(self) -> int:
+        """The id of the newest committed event (0 if none)."""
+        with self._lock:
+            return self._db.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]
+
     def delete_events(self, kinds, from_epoch: int):
         """Drop events of `kinds` at or after `from_epoch` (written after the checkpoint a resume starts from)."""
         with self._lock:
@@ -224,6 +294,14 @@ class RunStore:
     # --- files -----------------------------------------------------------------------------------
     def write_text(self, name: str, text: str):
         write_text_atomic(self.path / name, text)
+
+
+def failure(exc: BaseException) -> tuple:
+    """(message, traceback) of a failed run. Errors that say what to change (settings, data, run folders,
+    architectures) are expected: their message alone, no traceback. Anything else is a bug: its traceback."""
+    if isinstance(exc, EXPECTED):
+        return str(exc), None
+    return f"{type(exc).__name__}: {exc}", "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
 
 
 def write_text_atomic(path: Path, text: str):
@@ -266,32 +344,3 @@ def load_file(path) -> dict:
     if not isinstance(obj, dict) or obj.get("format") != "enas-explorer":
         raise StoreError(f"{path} is not an enas-explorer file (a PyTorch file of another kind)")
     return obj
-
-
-def list_runs(runs_dir=None) -> list:
-    """All runs under `runs_dir`: dicts with name, path, status, created, config and message; newest first."""
-    root = Path(runs_dir or runs_dir_default())
-    if not root.is_dir():
-        return []
-    out = []
-    for p in root.iterdir():
-        if not (p / "run.db").is_file() or not NAME_RE.match(p.name):
-            continue
-        try:
-            store = RunStore(p)
-            try:
-                m = store.meta()
-                out.append({"name": p.name, "path": str(p), "status": store.status(), "created": m.get("created", 0),
-                            "config": m.get("config", {}), "message": m.get("message", ""),
-                            "phase": m.get("phase", "")})
-            finally:
-                store.close()
-        except (StoreError, sqlite3.DatabaseError, json.JSONDecodeError) as e:
-            out.append({"name": p.name, "path": str(p), "status": "unreadable", "created": 0, "config": {},
-                        "message": str(e), "phase": ""})
-    return sorted(out, key=lambda r: r["created"], reverse=True)
-
-
-def new_run_name(prefix: str = "run") -> str:
-    """A fresh, sortable run name such as run-20261128-221502-3f2a."""
-    return check_name(f"{prefix}-{time.strftime('%Y%m%d-%H%M%S')}-{os.urandom(2).hex()}")

@@ -9,7 +9,9 @@ import pytest
 import torch
 
 from enas.config import Config
-from enas.store import RunStore, StoreError, check_name, list_runs, load_file, run_path
+from enas.data import DataError
+from enas.runs import delete_run, list_runs
+from enas.store import RunStore, StoreError, check_name, failure, load_file, run_path
 
 CONFIG = Config.from_dict({}, preset="quick")
 
@@ -124,3 +126,52 @@ def test_wal_mode(tmp_path):
     RunStore.create(tmp_path, "r", CONFIG).close()
     con = sqlite3.connect(tmp_path / "r" / "run.db")
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_delete_removes_the_folder_and_refuses_running_unknown_and_escaping_runs(tmp_path):
+    s = RunStore.create(tmp_path, "r", CONFIG)
+    s.save_checkpoint({"format": "enas-explorer"}, 0)
+    s.set_status("running")                         # this process is alive: it runs
+    with pytest.raises(StoreError, match="'r' is running: stop it"):
+        delete_run(tmp_path, "r")
+    assert (tmp_path / "r" / "run.db").is_file()
+    s.set_status("stopped")
+    s.close()
+    assert delete_run(tmp_path, "r", confirm=lambda path: False) is None     # not confirmed: kept
+    assert [r["name"] for r in list_runs(tmp_path)] == ["r"]
+    assert delete_run(tmp_path, "r") == (tmp_path / "r").resolve()
+    assert list(tmp_path.iterdir()) == [] and list_runs(tmp_path) == []
+    with pytest.raises(StoreError, match="no run named 'r'"):
+        delete_run(tmp_path, "r")
+    for name in ("../r", "..", ".trash-r"):
+        with pytest.raises(StoreError, match="not allowed"):
+            delete_run(tmp_path / "runs", name)
+    bad = tmp_path / "bad"                          # an unreadable run can be deleted too
+    bad.mkdir()
+    (bad / "run.db").write_bytes(b"this is not sqlite" * 100)
+    delete_run(tmp_path, "bad")
+    assert not bad.exists()
+
+
+def test_a_deletion_cut_short_leaves_no_run_listed(tmp_path, monkeypatch):
+    RunStore.create(tmp_path, "r", CONFIG).close()
+    def refuse(path):
+        raise OSError(13, "Permission denied")
+    monkeypatch.setattr("shutil.rmtree", refuse)
+    with pytest.raises(StoreError, match="deleted from the list, but some of its files are left in .*trash-r-"):
+        delete_run(tmp_path, "r")
+    assert list_runs(tmp_path) == [] and [p.name[:8] for p in tmp_path.iterdir()] == [".trash-r"]
+
+
+def test_expected_failures_keep_their_message_and_no_traceback(tmp_path):
+    s = RunStore.create(tmp_path, "r", CONFIG)
+    s.fail(DataError("folder not found: /nowhere"))
+    assert s.status() == "failed" and s.meta()["message"] == "folder not found: /nowhere"
+    assert s.meta()["traceback"] is None and (s.path / "error.txt").read_text() == "folder not found: /nowhere\n"
+    try:
+        {}["missing"]
+    except KeyError as e:
+        s.fail(e)
+        assert failure(e)[0] == "KeyError: 'missing'"
+    assert s.meta()["message"] == "KeyError: 'missing'" and "Traceback" in s.meta()["traceback"]
+    assert "Traceback" in (s.path / "error.txt").read_text()
