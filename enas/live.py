@@ -28,9 +28,9 @@ SERIES = {
     "final_epoch": ("final", "epoch", ("val_acc",)),
 }
 PHASE = {"child_step": "search", "controller_step": "search", "sample": "search", "policy": "search",
-         "epoch": "search", "derive_child": "derive", "derive_result": "derive", "final_step": "final",
-         "final_epoch": "final", "final_result": "final"}
-ACTIVE = ("starting", "running", "paused")
+         "epoch": "search", "derive_child": "derive", "derive_result": "derive", "final_start": "final",
+         "final_step": "final", "final_epoch": "final", "final_result": "final"}
+ACTIVE = ("starting", "queued", "running", "paused")
 
 
 class Decimated:
@@ -71,6 +71,7 @@ class LiveRun:
         self._ranking: list = []
         self.best = None
         self.result = None
+        self._trainings: list = []           # final trainings: {arch, mode, epochs, result, series {name: Decimated}}
         self.rankcheck = None                # the newest rank check's result
         self._alerts = collections.deque(maxlen=ALERT_CAP)
         self.status, self.message, self.error, self.traceback = "starting", "", None, None
@@ -104,9 +105,13 @@ class LiveRun:
 
     def interrupted(self, message: str = "interrupted: its process ended without finishing; it can be resumed"):
         """Mark a replayed run whose process died: the clock stops at its last event."""
+        self.hold("interrupted", message)
+
+    def hold(self, status: str, message: str):
+        """Show `status` with the clock stopped at the last event (a dead run, or a replay's moment)."""
         with self._lock:
             self._stop_clock(self._last_t)
-            self.status, self.message = "interrupted", message
+            self.status, self.message = status, message
 
     def fail(self, message: str, traceback: str | None = None):
         """Mark the run failed (for errors raised outside `Engine.run`, e.g. while loading the data)."""
@@ -120,6 +125,11 @@ class LiveRun:
         self.version += 1
         self._last_t = t
         now = self._now
+        if kind == "final_start" or (kind == "final_step" and self._final_restarted(ev)):
+            self._trainings.append({"arch": ev.get("arch"), "mode": ev.get("mode"), "epochs": ev.get("epochs"),
+                                    "result": None, "series": {}})
+            for name in [n for n in self._series if n.startswith("final.")]:
+                del self._series[name]           # `series` holds the newest training's curves
         if kind in SERIES:
             prefix, xfield, fields = SERIES[kind]
             x = ev.get(xfield)
@@ -127,7 +137,10 @@ class LiveRun:
                 x = ev["epoch"] + 1
             for f in fields:
                 if ev.get(f) is not None:
-                    self._series.setdefault(f"{prefix}.{f}", Decimated(self.cap)).add((x, ev[f]))
+                    line = self._series.setdefault(f"{prefix}.{f}", Decimated(self.cap))
+                    line.add((x, ev[f]))
+                    if prefix == "final" and self._trainings:
+                        self._trainings[-1]["series"][f"{prefix}.{f}"] = line
         if kind in PHASE:
             self._enter_phase(PHASE[kind])
         if kind == "status":
@@ -136,9 +149,7 @@ class LiveRun:
             self._alerts.append({"level": ev.get("level", "info"), "message": ev.get("message", ""), "t": t})
         elif kind == "child_step":
             now.update(epoch=ev["epoch"], step=ev["step"], progress=ev.get("progress", 0.0))
-            ips = ev.get("images_per_s")
-            if ips is not None:
-                now["images_per_s"] = ips if now["images_per_s"] is None else 0.8 * now["images_per_s"] + 0.2 * ips
+            self._speed(ev.get("images_per_s"))
             self._arch = ev.get("arch", self._arch)
         elif kind == "controller_step":
             now["ctrl_step"] = ev.get("ctrl_step", now["ctrl_step"])
@@ -159,14 +170,34 @@ class LiveRun:
                 self._derive.setdefault(r["arch"], r["val_acc"])
         elif kind == "final_step":
             now.update(final_epoch=ev["epoch"], final_step=ev["step"], progress=ev.get("progress", 0.0))
+            self._speed(ev.get("images_per_s"))
+        elif kind == "final_start":
+            now.update(final_epoch=0, final_step=0, progress=0.0, final_epochs=ev["epochs"], images_per_s=None)
         elif kind == "final_epoch":
             now.update(final_epoch=ev["epoch"] + 1, progress=0.0, final_epochs=ev.get("epochs", now["final_epochs"]))
         elif kind == "final_result":
             self.result = {k: v for k, v in ev.items() if k not in ("id", "kind", "t", "step", "epoch")}
+            if self._trainings:
+                training = self._trainings[-1]
+                training["result"] = self.result
+                for k in ("arch", "mode", "epochs"):
+                    training[k] = training[k] or self.result.get(k)
         elif kind in ("rankcheck_child", "recheck_child"):
             now["progress"] = ev.get("progress", 0.0)
         elif kind == "rankcheck_result":
             self.rankcheck = {k: v for k, v in ev.items() if k not in ("id", "kind", "t", "step", "epoch")}
+
+    def _final_restarted(self, ev: dict) -> bool:
+        """A final training logged before `final_start` existed: a new one starts when its step count drops."""
+        if not self._trainings:
+            return True
+        line = self._trainings[-1]["series"].get("final.loss")
+        return line is not None and line.last is not None and ev["step"] <= line.last[0]
+
+    def _speed(self, ips):
+        now = self._now
+        if ips is not None:
+            now["images_per_s"] = ips if now["images_per_s"] is None else 0.8 * now["images_per_s"] + 0.2 * ips
 
     def _status(self, ev: dict, t: float):
         status = ev["status"]
@@ -265,6 +296,13 @@ class LiveRun:
     def ranking(self) -> list:
         with self._lock:
             return [dict(r) for r in self._ranking]
+
+    def trainings(self) -> list:
+        """Every final training, oldest first: arch, mode, epochs, result (None until it ends) and its curves."""
+        with self._lock:
+            return [{**{k: v for k, v in t.items() if k != "series"},
+                     "series": {n: ([p[0] for p in d.list()], [p[1] for p in d.list()]) for n, d in t["series"].items()}}
+                    for t in self._trainings]
 
     def policies(self) -> list:
         with self._lock:

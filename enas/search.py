@@ -10,7 +10,6 @@ import contextlib
 import json
 import math
 import time
-import traceback
 from collections import Counter
 
 import torch
@@ -27,7 +26,7 @@ from .pipeline import DeviceData
 from .rankcheck import check_recheck, recheck_top
 from .seeds import stream, stream_seed
 from .space import Architecture
-from .store import RunStore, StoreError, save_atomic
+from .store import RunStore, StoreError, failure, save_atomic
 
 FORMAT = "enas-explorer"
 SEARCH_EVENTS = ("child_step", "controller_step", "sample", "policy", "epoch", "alert")
@@ -129,8 +128,8 @@ class Engine:
         except BaseException as e:
             if self.store is not None:
                 self.store.fail(e)
-            self.emit("status", status="failed", message=f"{type(e).__name__}: {e}",
-                      traceback="".join(traceback.format_exception(type(e), e, e.__traceback__)))
+            message, tb = failure(e)
+            self.emit("status", status="failed", message=message, traceback=tb)
             raise
         finally:
             if self.store is not None:
@@ -476,8 +475,10 @@ class Engine:
         steps = self._steps_per_epoch()
         step = 0
         val_acc = None
+        self.emit(f"{kind}_start", 0, 0, arch=str(arch), mode=mode, epochs=epochs)
         for e in range(epochs):
             net.train()
+            images, tick = 0, time.perf_counter()   # images/s of the steps since the last report
             for i, (x, y) in enumerate(self.train_data.epoch(c.batch_size, gen)):
                 if i >= steps:
                     break
@@ -486,11 +487,15 @@ class Engine:
                     g["lr"] = cosine_lr(e + i / steps, epochs, c.final_lr, 0.0)
                 loss, acc = self.train_step(net, x, y, opt, scaler, net.parameters())
                 step += 1
+                images += len(y)
                 if step % self.log_every == 0:
                     loss_v = loss.item()
                     if not math.isfinite(loss_v):
                         raise Diverged(f"non-finite loss ({loss_v}) at {kind}-training step {step} (epoch {e})")
-                    self.emit(f"{kind}_step", e, step, loss=loss_v, acc=acc.item(), progress=(i + 1) / steps)
+                    now = time.perf_counter()
+                    self.emit(f"{kind}_step", e, step, loss=loss_v, acc=acc.item(), progress=(i + 1) / steps,
+                              images_per_s=images / max(now - tick, 1e-9))
+                    images, tick = 0, now
             with self.autocast():
                 val_acc = evaluate(net, self.val_data)
             self.emit(f"{kind}_epoch", e, step, val_acc=val_acc, epochs=epochs)

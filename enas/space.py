@@ -113,6 +113,13 @@ class Architecture:
             skips.append(tuple(int(b) for b in bits))
         return cls(tuple(ops), tuple(skips))
 
+    @classmethod
+    def most_likely(cls, ops, op_probs, skip_probs) -> "Architecture":
+        """Each node's likeliest op (first on ties) and each skip whose probability is above one half: the
+        policy's single most likely choice per decision, e.g. from a `policy` event's op_probs and skip_probs."""
+        picked = tuple(ops[max(range(len(row)), key=row.__getitem__)] for row in op_probs)
+        return cls(picked, tuple(tuple(int(skip_probs[i][j] > 0.5) for j in range(i)) for i in range(len(picked))))
+
     def to_dict(self) -> dict:
         return {"ops": list(self.ops), "skips": [list(r) for r in self.skips], "string": str(self)}
 

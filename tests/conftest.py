@@ -4,6 +4,7 @@ Tests run torch on one thread (here and in the subprocesses they start): their t
 busy 2-core machine two OpenMP threads stall each other on small ops (10x slower LSTM steps were seen).
 """
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -20,10 +21,12 @@ CIFAR_FOLDER = SHARED / "data" / "cifar10-jpeg" / "train"
 TINY = {"dataset": "shapes:800", "train_subset": 256, "val_size": 128, "nodes": 3, "channels": 8, "epochs": 2,
         "batch_size": 32, "steps_per_epoch": 4, "controller_steps": 2, "controller_children": 3, "derive_samples": 4,
         "final_epochs": 1, "lstm_size": 16}
+CONTROLLER = {"temperature": 0.0, "controller_lr": 3e-3}   # the tests' controller (quick's before issue 12)
 
 
 def tiny_config(**changes) -> Config:
-    return Config.from_dict({**TINY, **changes}, preset="quick")
+    base = {**TINY, **({} if "preset" in changes else CONTROLLER)}
+    return Config.from_dict({**base, **changes}, preset="quick")
 
 
 @pytest.fixture
@@ -36,3 +39,13 @@ def runs_dir(tmp_path, monkeypatch):
     d = tmp_path / "runs"
     monkeypatch.setenv("ENAS_RUNS_DIR", str(d))
     return d
+
+
+def wait(cond, timeout=120.0, what="condition"):
+    """Poll `cond` until it holds, or fail after `timeout` seconds naming `what`."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
