@@ -1,4 +1,4 @@
-"""Command line: `python -m enas search | derive | train | show | list`.
+"""Command line: `python -m enas search | sweep | derive | train | show | list` (and more: --help).
 
 Every configuration field is a flag (`--child-lr 0.05`), on top of `--preset` and `--config FILE.json`.
 Runs are written to the same run store the app reads. Errors are one clear line, exit status 2.
@@ -11,8 +11,11 @@ import sys
 from pathlib import Path
 
 from .config import PRESETS, SPECS, Config, ConfigError
-from .space import MAX_STRING, Architecture, ArchitectureError, space_size
-from .store import RunStore, StoreError, check_name, list_runs, new_run_name, runs_dir_default
+from .cli_files import cmd_delete, cmd_export, cmd_record, cmd_show, cmd_slides, read_arch
+from .formats import FORMATS, IDS
+from .space import space_size
+from .runs import list_runs, new_run_name
+from .store import LIVE, RunStore, StoreError, check_name, runs_dir_default
 
 
 def _flag(name: str) -> str:
@@ -30,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--name", help="run name (default: a fresh timestamped one)")
     s.add_argument("--resume", metavar="RUN", help="resume an interrupted or stopped run")
     s.add_argument("--full", action="store_true", help="then derive and train the best child")
+    add_ray_flags(s)
     add_config_flags(s)
 
     rc = sub.add_parser("race", help="ENAS against random search on equal budgets, several seeds, with random "
@@ -43,6 +47,17 @@ def build_parser() -> argparse.ArgumentParser:
                                                                   "every contestant (default 1)")
     add_config_flags(rc)
 
+    sw = sub.add_parser("sweep", help="one configuration over seeds and field values (--controller enas,random), "
+                                      "each run searched, derived and trained; a table and CSV of the results",
+                        argument_default=argparse.SUPPRESS)
+    sw.add_argument("--preset", choices=list(PRESETS), help="starting values: " + ", ".join(PRESETS))
+    sw.add_argument("--config", metavar="FILE", help="a JSON file of configuration fields")
+    sw.add_argument("--name", default="sweep", help="the sweep's name: its runs are NAME-<values>-sSEED")
+    sw.add_argument("--seeds", default="0", help="seeds, e.g. 0-9 or 0,1,2 (default 0)")
+    sw.add_argument("--resume", metavar="NAME", help="continue the sweep's unfinished runs from their checkpoints")
+    add_ray_flags(sw)
+    add_config_flags(sw)
+
     d = sub.add_parser("derive", help="sample children from a searched run and keep the best on validation")
     d.add_argument("run")
     d.add_argument("--samples", type=int, default=None, help="children to sample (default: the run's derive_samples)")
@@ -52,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="fine-tune or retrain a child of a run, report validation and test accuracy")
     t.add_argument("run")
-    t.add_argument("--arch", default=None, help="an architecture string or JSON file (default: the derived best)")
+    t.add_argument("--arch", default=None, help="an architecture in any format (one-line, JSON, fixed_arc, NNI "
+                                                "JSON) or a file of one (default: the derived best)")
     t.add_argument("--mode", choices=("finetune", "scratch"), default=None)
     t.add_argument("--epochs", type=int, default=None)
 
@@ -65,8 +81,39 @@ def build_parser() -> argparse.ArgumentParser:
                                                          "final-training recipe (default 1)")
 
     sh = sub.add_parser("show", help="describe an architecture (string or JSON file) or a run")
-    sh.add_argument("what", help="an architecture string like 'c3 c5:1', a JSON file, or a run name")
+    sh.add_argument("what", help="an architecture in any format (e.g. 'c3 c5:1', an ENAS fixed_arc, JSON, NNI "
+                                 "JSON) or a file of one, or a run name")
     sh.add_argument("--channels", type=int, default=32)
+
+    rec = sub.add_parser("record", help="save a finished run's events as one compact file that the app replays "
+                                        "read-only (how assets/cifar10-demo.json.gz was made)")
+    rec.add_argument("run")
+    rec.add_argument("file", help="where to write it, e.g. assets/cifar10-demo.json.gz")
+    rec.add_argument("--note", default="", help="how the run was made (shown with the recording)")
+
+    ex = sub.add_parser("export", help="write a run's child (the trained one, else the derived best) or any "
+                                       "architecture as the one-line form, JSON, ENAS fixed_arc, NNI JSON or PyTorch")
+    ex.add_argument("what", help="a run name, or an architecture in any format (one-line, JSON, fixed_arc, NNI JSON) "
+                                 "or a file of one")
+    ex.add_argument("--to", choices=FORMATS, required=True, help="pytorch: a standalone .py file that defines the "
+                                                                 "network and loads the run's final.pt")
+    ex.add_argument("--ids", choices=IDS, default="enas", help="op ids of fixed_arc and NNI: enas (0 conv3x3, 1 "
+                    "sep-conv3x3, 2 conv5x5, 3 sep-conv5x5, 4 avg pool, 5 max pool; default) or project (the index "
+                    "in conv1x1 conv3x3 conv5x5 maxpool3x3 avgpool3x3)")
+    ex.add_argument("-o", "--output", metavar="FILE", help="write to FILE (atomically) instead of printing")
+
+    sl = sub.add_parser("slides", help="the run's sampled architecture and policy, epoch by epoch, as an animated "
+                                       "GIF and a self-contained HTML page (default: both, in the run's folder)")
+    sl.add_argument("run")
+    sl.add_argument("--gif", metavar="FILE", help="write the animated GIF (1280x720) to FILE")
+    sl.add_argument("--html", metavar="FILE", help="write the HTML page, with its player, to FILE")
+    sl.add_argument("--every", type=int, default=1, metavar="K", help="one frame every K epochs, and the last "
+                                                                      "(default 1)")
+    sl.add_argument("--fps", type=float, default=2.0, metavar="F", help="frames per second (default 2)")
+
+    dl = sub.add_parser("delete", help="delete a run and all its files (not while it runs)")
+    dl.add_argument("run")
+    dl.add_argument("--yes", action="store_true", help="delete without asking for confirmation")
 
     sub.add_parser("list", help="list the runs")
     return p
@@ -77,6 +124,20 @@ def add_config_flags(parser):
     for name, spec in SPECS.items():
         parser.add_argument(_flag(name), dest=name, metavar=spec.type.__name__.upper(),
                             help=spec.help + (f" ({'|'.join(spec.choices)})" if spec.choices else ""))
+
+
+def add_ray_flags(parser):
+    parser.add_argument("--ray", metavar="ADDRESS", help="run as Ray actors on the cluster at ADDRESS (auto, "
+                        "ray://HOST:10001, or local: a new one here; default ENAS_RAY_ADDRESS, else this process)")
+    parser.add_argument("--ray-cpus", type=int, metavar="N", help="CPUs (and torch threads) each Ray run asks for on "
+                        "a CPU (default ENAS_RAY_CPUS or 1; a cuda run asks for 1 GPU)")
+
+
+def ray_executor(args):
+    """The RayExecutor that --ray (or ENAS_RAY_ADDRESS) names, or None: run in this process."""
+    from .executor import RayExecutor, ray_address
+    address = ray_address(getattr(args, "ray", None))
+    return RayExecutor(address, getattr(args, "ray_cpus", None)) if address else None
 
 
 def parse_seeds(text: str) -> list:
@@ -90,18 +151,6 @@ def parse_seeds(text: str) -> list:
     if not seeds or len(set(seeds)) != len(seeds):
         raise ConfigError(f"--seeds {text}: give at least one seed, each once")
     return seeds
-
-
-def read_arch(text: str) -> Architecture:
-    """An architecture from a one-line string or a JSON file path."""
-    path = Path(text)
-    if text.endswith(".json") or path.is_file():
-        if not path.is_file():
-            raise ArchitectureError(f"{text}: no such architecture file")
-        if path.stat().st_size > MAX_STRING:
-            raise ArchitectureError(f"{text}: too large for an architecture file ({path.stat().st_size} bytes)")
-        return Architecture.from_json(path.read_text())
-    return Architecture.parse(text)
 
 
 def progress_listener():
@@ -172,25 +221,61 @@ def config_from_args(args) -> Config:
 
 
 def cmd_search(args, runs_dir) -> int:
+    from .executor import follow
     from .search import Engine, load_data
-    dataset = None
+    dataset, executor = None, ray_executor(args)
     if "resume" in args:
         extra = sorted(k for k in vars(args) if k in SPECS or k in ("preset", "config", "name"))
         if extra:
             raise ConfigError(f"--resume continues a run with its own configuration; drop {', '.join(map(_flag, extra))}")
         store = RunStore.open(runs_dir, args.resume)
-        if store.status() in ("running", "paused"):
+        if store.status() in LIVE:
             raise StoreError(f"run {args.resume!r} is still running in another process")
         config = store.config()
     else:
         config = config_from_args(args)
         name = check_name(getattr(args, "name", None) or new_run_name())
-        dataset = load_data(config)  # before the run folder exists: bad input leaves nothing behind
+        if executor is None:  # the data of a Ray run is loaded where it runs
+            dataset = load_data(config)  # before the run folder exists: bad input leaves nothing behind
+        else:
+            executor.check_shared(runs_dir)
         store = RunStore.create(runs_dir, name, config)
     print(f"run {store.name} in {store.path}  (search space: {space_size(config.nodes, config.ops):,} architectures)")
-    engine = Engine(config, store, [progress_listener()], dataset=dataset)
     phases = ("search", "derive", "final") if "full" in args else ("search",)
+    if executor is not None:
+        job = executor.resume(store, phases) if "resume" in args else executor.start(store, phases)
+        outcome = follow(job, progress_listener()) if job else "finished"
+        print(f"run {store.name}: {outcome}" + (f" ({job.error})" if job and job.error else ""))
+        return 0 if outcome == "finished" else 1
+    engine = Engine(config, store, [progress_listener()], dataset=dataset)
     return 0 if engine.run(phases) == "finished" else 1
+
+
+def cmd_sweep(args, runs_dir) -> int:
+    from .executor import LocalExecutor
+    from .sweep import load_plan, plan, run_sweep, save_plan, table, write_csv
+    ray = ray_executor(args)
+    if "resume" in args:
+        extra = sorted(k for k in vars(args) if k in SPECS or k in ("preset", "config"))
+        if extra:
+            raise ConfigError(f"--resume continues a sweep with its own plan; drop {', '.join(map(_flag, extra))}")
+        p = load_plan(runs_dir, args.resume)
+    else:
+        base = config_from_args(argparse.Namespace(**{k: v for k, v in vars(args).items() if k not in SPECS}))
+        p = plan(args.name, base, {k: v for k, v in vars(args).items() if k in SPECS}, parse_seeds(args.seeds))
+        if ray:
+            ray.check_shared(runs_dir)
+        save_plan(runs_dir, p)
+    print(f"sweep {p['name']}: {len(p['runs'])} run(s), {len(p['groups'])} group(s) x {len(p['seeds'])} seed(s), "
+          + ("as Ray actors" if ray else "one after another in this process"))
+    try:
+        s = run_sweep(p, runs_dir, ray or LocalExecutor())
+    except KeyboardInterrupt:
+        print(f"\nstopped; continue with: python -m enas sweep --resume {p['name']}", file=sys.stderr)
+        return 130
+    print(table(s))
+    print("tables: " + " and ".join(map(str, write_csv(runs_dir, s))))
+    return 0 if not s["unfinished"] else 1
 
 
 def cmd_phase(args, runs_dir, phase) -> int:
@@ -264,41 +349,19 @@ def print_rank_check(result: dict):
         print(f"{name:<13} {result[key]:+.3f}   95% bootstrap interval [{lo:+.3f}, {hi:+.3f}]")
 
 
-def cmd_show(args, runs_dir) -> int:
-    try:
-        arch = read_arch(args.what)
-    except ArchitectureError as arch_error:
-        try:
-            store = RunStore.open(runs_dir, args.what)
-        except StoreError:
-            raise arch_error from None
-        m = store.meta()
-        print(f"run {store.name}: {store.status()} ({m.get('phase', '')}) {m.get('message', '')}")
-        print(json.dumps({k: m[k] for k in ("best", "best_val_acc", "result") if k in m}, indent=1))
-        return 0
-    c = args.channels
-    print(f"architecture  {arch}")
-    for i, op in enumerate(arch.ops):
-        skips = arch.inputs(i)
-        print(f"  node {i}: {op:<11}" + (f" + skips from nodes {skips}" if skips else ""))
-    print(f"parameters    {arch.param_count(c):,} (channels {c})")
-    print(f"FLOPs         {arch.flops(c):,} per 32x32 image")
-    print(f"JSON          {arch.to_json()}")
-    return 0
+COMMANDS = {"search": cmd_search, "race": cmd_race, "sweep": cmd_sweep, "show": cmd_show, "record": cmd_record,
+            "export": cmd_export, "slides": cmd_slides, "delete": cmd_delete}
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     runs_dir = Path(args.runs_dir) if args.runs_dir else runs_dir_default()
     try:
-        if args.command == "search":
-            return cmd_search(args, runs_dir)
-        if args.command == "race":
-            return cmd_race(args, runs_dir)
+        command = COMMANDS.get(args.command)
+        if command is not None:
+            return command(args, runs_dir)
         if args.command in ("derive", "train", "rankcheck"):
             return cmd_phase(args, runs_dir, args.command)
-        if args.command == "show":
-            return cmd_show(args, runs_dir)
         for r in list_runs(runs_dir):
             print(f"{r['name']:<36} {r['status']:<12} {r['phase']:<7} {r['message']}")
         return 0

@@ -93,3 +93,29 @@ def test_seed_schedule_and_zero_epoch_evaluation_from_the_command_line(tmp_path)
     assert f"validation {result['val_acc']:.4f}" in out
     refused = enas("train", "s", "--mode", "scratch", "--epochs", 0, runs_dir=runs, check=False)
     assert refused.returncode == 2 and "--epochs 0: must be at least 1 with mode scratch" in refused.stderr
+
+
+def test_delete_asks_first_unless_yes_and_refuses_a_running_run(tmp_path, capsys, monkeypatch):
+    from enas.config import Config
+    runs = tmp_path / "runs"
+    for name in ("a", "b"):
+        RunStore.create(runs, name, Config.from_dict({}, preset="quick")).close()
+    answers = iter(["n", "yes"])
+    monkeypatch.setattr("builtins.input", lambda prompt: next(answers))
+    assert main(["--runs-dir", str(runs), "delete", "a"]) == 1
+    assert "not deleted" in capsys.readouterr().err and (runs / "a").is_dir()
+    assert main(["--runs-dir", str(runs), "delete", "a"]) == 0
+    assert capsys.readouterr().out == "deleted run a\n" and not (runs / "a").exists()
+    running = RunStore.open(runs, "b")
+    running.set_status("running")                    # this process is alive: as if it were searching
+    assert main(["--runs-dir", str(runs), "delete", "b", "--yes"]) == 2
+    assert capsys.readouterr().err == "error: run 'b' is running: stop it before deleting it\n"
+    running.set_status("interrupted")
+    running.close()
+    proc = subprocess.run([sys.executable, "-m", "enas", "--runs-dir", str(runs), "delete", "b"], input="",
+                          capture_output=True, text=True, timeout=300)   # nobody answers: not deleted
+    assert proc.returncode == 1 and (runs / "b").is_dir()
+    enas("delete", "b", "--yes", runs_dir=runs)
+    assert not (runs / "b").exists()
+    proc = enas("delete", "../b", "--yes", runs_dir=runs, check=False)
+    assert proc.returncode == 2 and proc.stderr.startswith("error: run name '../b' is not allowed")

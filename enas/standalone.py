@@ -1,0 +1,83 @@
+"""The text of an exported child: a standalone Python file that needs only torch (filled in by
+`formats.pytorch_source`). It builds the network exactly as `enas.model.ChildNet` does, with the same module
+names, so that the state dict of a run's `final.pt` loads into it."""
+from string import Template
+
+SOURCE = Template('''\
+"""ENAS child `$arch`, exported by enas-explorer.
+
+The network and a loader of its trained weights; needs only torch.
+
+    python THIS_FILE.py [final.pt]      # load the weights and print the parameter count
+
+Inputs are NCHW float images, normalised with the mean and std that final.pt holds (`net.mean`, `net.std`).
+"""
+import sys
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+ARCH = "$arch"
+OPS = $ops  # node i's op
+SKIPS = $skips  # node i adds node j's output where SKIPS[i][j] is 1
+CHANNELS, CLASSES, DROPOUT, FIRST_NODE_BN, IMAGE_SIZE = $channels, $classes, $dropout, $first_node_bn, $image_size
+CLASS_NAMES = $names
+KERNEL = {"conv1x1": 1, "conv3x3": 3, "conv5x5": 5}
+
+
+def conv_bn_relu(c_in, c_out):
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
+
+
+class Net(nn.Module):
+    """Stem conv3x3-BN-ReLU + maxpool2; node i = BN(op_i(node i-1) + its skips) (node 0: no BN unless
+    FIRST_NODE_BN), convs with bias + ReLU, pools 3x3 stride 1; tail maxpool2 + conv3x3-BN-ReLU + maxpool2,
+    global average pool, dropout, linear."""
+
+    def __init__(self):
+        super().__init__()
+        c = CHANNELS
+        self.stem = nn.Sequential(conv_bn_relu(3, c), nn.MaxPool2d(2))
+        self.tail = nn.Sequential(nn.MaxPool2d(2), conv_bn_relu(c, c), nn.MaxPool2d(2))
+        self.dropout = nn.Dropout(DROPOUT)
+        self.classifier = nn.Linear(c, CLASSES)
+        self.convs = nn.ModuleDict({str(i): nn.Conv2d(c, c, KERNEL[op], padding=KERNEL[op] // 2)
+                                    for i, op in enumerate(OPS) if op in KERNEL})
+        self.bns = nn.ModuleList(nn.BatchNorm2d(c) if i or FIRST_NODE_BN else nn.Identity() for i in range(len(OPS)))
+
+    def forward(self, x):
+        x, outs = self.stem(x), []
+        for i, op in enumerate(OPS):
+            if op == "maxpool3x3":
+                y = F.max_pool2d(x, 3, 1, 1)
+            elif op == "avgpool3x3":
+                y = F.avg_pool2d(x, 3, 1, 1, count_include_pad=False)
+            else:
+                y = F.relu(self.convs[str(i)](x))
+            for j, bit in enumerate(SKIPS[i]):
+                if bit:
+                    y = y + outs[j]
+            x = self.bns[i](y)
+            outs.append(x)
+        return self.classifier(self.dropout(self.tail(x).mean((2, 3))))
+
+
+def load(path="final.pt", map_location="cpu"):
+    """Net with the weights of `path` (a run's final.pt, or a bare state dict), in eval mode."""
+    obj = torch.load(path, map_location=map_location, weights_only=True)
+    arch = obj.get("arch", {}).get("string", ARCH) if isinstance(obj, dict) else ARCH
+    if arch != ARCH:
+        raise ValueError(f"{path} holds the weights of {arch!r}, not of {ARCH!r}")
+    net = Net()
+    net.load_state_dict(obj.get("state_dict", obj))
+    net.mean, net.std = obj.get("mean"), obj.get("std")
+    return net.eval()
+
+
+if __name__ == "__main__":
+    net = load(sys.argv[1] if len(sys.argv) > 1 else "final.pt")
+    with torch.no_grad():
+        shape = tuple(net(torch.zeros(1, 3, IMAGE_SIZE, IMAGE_SIZE)).shape)
+    print(f"{ARCH}: {sum(p.numel() for p in net.parameters()):,} parameters, output {shape}")
+''')
