@@ -12,7 +12,7 @@ import shutil
 import graphviz
 import networkx as nx
 
-from .space import OPS, Architecture
+from .space import OPS, Architecture, space_size
 
 # Fill colour and font colour of each op: convolutions in blues (darker = larger kernel), pools in warm tones.
 OP_COLORS = {
@@ -139,8 +139,8 @@ def chain_svg(arch: Architecture, highlight=None, ops=OPS) -> str:
         x = left[k]
         out.append(f'<g class="{cls}"><title>{name}: {text}</title><rect x="{x}" y="{top}" width="{BOX_W}" '
                    f'height="{BOX_H}" rx="7" fill="{fill}" {stroke}/>'
-                   f'<text x="{x + BOX_W / 2}" y="{top + 17}" font-size="11" text-anchor="middle" '
-                   f'fill="{font}">{name}</text><text x="{x + BOX_W / 2}" y="{top + 32}" font-size="12" '
+                   f'<text x="{x + BOX_W / 2}" y="{top + 17}" font-size="12" text-anchor="middle" '
+                   f'fill="{font}">{name}</text><text x="{x + BOX_W / 2}" y="{top + 33}" font-size="13" '
                    f'font-weight="bold" text-anchor="middle" fill="{font}">{text}</text></g>')
     y = top + BOX_H / 2
     for k in range(len(labels) - 1):
@@ -177,3 +177,91 @@ def to_svg(arch: Architecture, highlight=None) -> str:
         return to_dot(arch, highlight).pipe(format="svg").decode()
     except graphviz.ExecutableNotFound as e:
         raise DrawError(f"graphviz's `dot` program could not be run: {e}") from None
+
+
+SG_W, SG_H, SG_GAP, SG_PITCH = 108, 26, 8, 168   # supergraph_svg's op boxes and column pitch, in SVG units
+FAINT_EDGE, FAINT_SKIP = "#d4d4d4", "#dcd3ee"
+
+
+def supergraph_svg(arch: Architecture, ops=OPS) -> str:
+    """The whole supergraph as a self-contained SVG, `arch`'s path highlighted: one column per node holding every
+    candidate op of `ops` (class "op-box", the chosen one "op-box chosen"), a sum junction after each column, every
+    possible skip as an arc between junctions (class "skip"; the chosen ones "skip chosen"), and the edges
+    (class "edge") stem -> ops -> junction -> ops ... -> tail, faint except the child's. Laid out here, no graphviz.
+    """
+    arch.check_space(arch.nodes, ops)
+    n, k = arch.nodes, len(ops)
+    marker = "sg-arrow-" + hashlib.sha1(f"{arch} {ops}".encode()).hexdigest()[:10]
+    col_h = k * SG_H + (k - 1) * SG_GAP
+    top = PAD + 16 + 11 * n                              # room for the longest skip arc (span n - 1)
+    mid = top + col_h / 2
+    bend = max(mid - 22, top - 6)                        # where skip arcs turn up from (or down into) a junction
+    stem_x = PAD
+    col_x = [stem_x + 70 + 40 + i * SG_PITCH for i in range(n)]   # left edge of node i's column
+    junction = [x + SG_W + 29 for x in col_x]            # x of node i's sum junction
+    tail_x = junction[-1] + 40
+    width, height = max(tail_x + 80 + PAD, 700), top + col_h + 80
+    faint, chosen = [], []
+
+    def edge(d, on):
+        (chosen if on else faint).append(
+            f'<path class="edge{" chosen" if on else ""}" d="{d}" fill="none" '
+            + ('stroke="#252525" stroke-width="2.6"/>' if on else f'stroke="{FAINT_EDGE}" stroke-width="1"/>'))
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
+           f'style="max-width:{width * 1.3:.0f}px" font-family="Helvetica, Arial, sans-serif" role="img">',
+           f'<defs><marker id="{marker}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="5" markerHeight="5" '
+           f'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{SKIP_COLOR}"/></marker></defs>']
+    for i in range(n):                                   # skips: every pair j < i, from junction j to junction i
+        for j in range(i):
+            on = bool(arch.skips[i][j])
+            fan = min(4 * (i - j), 24)                   # longer skips leave and land further from the junction
+            x0, x1, h, y = junction[j] + fan, junction[i] - fan, 14 + 14 * (i - j), top - 6
+            style = (f'stroke="{SKIP_COLOR}" stroke-width="2.6" marker-end="url(#{marker})"' if on
+                     else f'stroke="{FAINT_SKIP}" stroke-width="1"')
+            (chosen if on else faint).append(
+                f'<path class="skip{" chosen" if on else ""}" d="M{junction[j]},{mid - 8} L{x0},{bend} L{x0},{y} '
+                f'C{x0},{y - h} {x1},{y - h} {x1},{y} L{x1},{bend} L{junction[i]},{mid - 9}" fill="none" {style}>'
+                f'<title>skip: node {j} -> node {i}</title></path>')
+    boxes = []
+    for i in range(n):
+        src = stem_x + 70 if i == 0 else junction[i - 1] + 8
+        for r, op in enumerate(ops):
+            on = arch.ops[i] == op
+            y = top + r * (SG_H + SG_GAP)
+            edge(f"M{src},{mid} L{col_x[i]},{y + SG_H / 2}", on)
+            edge(f"M{col_x[i] + SG_W},{y + SG_H / 2} L{junction[i] - 8},{mid}", on)
+            if on:
+                boxes.append(f'<g class="op-box chosen" data-node="{i}" data-op="{op}"><title>node {i}: {op} '
+                             f'(this child)</title><rect x="{col_x[i] - 4}" y="{y - 4}" width="{SG_W + 8}" '
+                             f'height="{SG_H + 8}" rx="6" fill="{OP_COLORS[op]}" stroke="#252525" stroke-width="2.6"/>'
+                             f'<text x="{col_x[i] + SG_W / 2}" y="{y + SG_H / 2 + 6}" font-size="16" '
+                             f'font-weight="bold" text-anchor="middle" fill="{FONT_COLORS[op]}">{op}</text></g>')
+            else:
+                boxes.append(f'<g class="op-box" data-node="{i}" data-op="{op}" opacity="0.45"><title>node {i}: '
+                             f'{op} (not sampled)</title><rect x="{col_x[i]}" y="{y}" width="{SG_W}" '
+                             f'height="{SG_H}" rx="4" fill="{OP_COLORS[op]}" fill-opacity="0.5" stroke="#969696"/>'
+                             f'<text x="{col_x[i] + SG_W / 2}" y="{y + SG_H / 2 + 4}" font-size="11" '
+                             f'text-anchor="middle" fill="#525252">{op}</text></g>')
+        boxes.append(f'<g class="junction"><title>node {i} output: its op plus its skips, then BN</title>'
+                     f'<circle cx="{junction[i]}" cy="{mid}" r="8" fill="white" stroke="#252525" stroke-width="1.5"/>'
+                     f'<text x="{junction[i]}" y="{mid + 4.5}" font-size="13" text-anchor="middle">+</text></g>'
+                     f'<text x="{col_x[i] + SG_W / 2}" y="{top + col_h + 24}" font-size="15" font-weight="bold" '
+                     f'text-anchor="middle" fill="#252525">node {i}</text>')
+    edge(f"M{junction[-1] + 8},{mid} L{tail_x},{mid}", True)
+    out += faint + chosen + boxes
+    for x, w, name, text in ((stem_x, 70, "stem", "3x3 conv"), (tail_x, 80, "tail", "classifier")):
+        out.append(f'<g class="{name}"><rect x="{x}" y="{mid - 24}" width="{w}" height="48" rx="7" fill="{END_COLOR}" '
+                   f'stroke="#525252"/><text x="{x + w / 2}" y="{mid - 4}" font-size="13" text-anchor="middle">'
+                   f'{name}</text><text x="{x + w / 2}" y="{mid + 13}" font-size="11" text-anchor="middle">{text}'
+                   '</text></g>')
+    ly = top + col_h + 52
+    out.append(f'<text class="legend" x="{PAD}" y="{ly}" font-size="14" fill="#252525"><tspan font-weight="bold">'
+               f'Bold: this child</tspan> {arch}</text><text class="legend" x="{PAD}" y="{ly + 20}" font-size="14" '
+               f'fill="#737373">Faint: the rest of the supergraph, every candidate op and skip; all '
+               f'{_count(space_size(n, ops))} children share its weights.</text>')
+    return "".join(out) + "</svg>"
+
+
+def _count(size: int) -> str:
+    return f"{size:,}" if size < 10 ** 12 else f"{size:.2e}"
