@@ -1,6 +1,8 @@
 """Plotly figures of a run: training curves (several runs overlaid), sampled rewards, policy heatmaps."""
 from __future__ import annotations
 
+import math
+
 import plotly.graph_objects as go
 
 from enas.draw import OP_COLORS
@@ -28,10 +30,16 @@ FINAL_CHARTS = (
 )
 
 
-def _layout(fig: go.Figure, title: str, xtitle: str, height: int = 260) -> go.Figure:
-    fig.update_layout(title=dict(text=title, font=dict(size=14)), height=height, margin=dict(l=10, r=10, t=40, b=10),
-                      xaxis_title=xtitle, legend=dict(orientation="h", y=-0.25), uirevision="keep",
-                      hovermode="x unified")
+def _layout(fig: go.Figure, title: str, xtitle: str, height: int = 280) -> go.Figure:
+    """Shared look, readable on a projector: 13 px text, the legend in a row above the plot (never on the axis
+    title), whole-number ticks on epoch axes."""
+    fig.update_layout(title=dict(text=title, font=dict(size=15), y=0.98, yanchor="top"), height=height,
+                      font=dict(size=13), margin=dict(l=10, r=10, t=64, b=10), xaxis_title=xtitle,
+                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0),
+                      uirevision="keep", hovermode="x unified")
+    if xtitle == "epoch":
+        xs = [x for trace in fig.data for x in (trace.x or ()) if x is not None]
+        fig.update_xaxes(tick0=1, dtick=max(1, math.ceil((max(xs) - min(xs)) / 8)) if xs else 1)
     return fig
 
 
@@ -53,7 +61,8 @@ def reward_scatter(history: list, selected: int | None) -> go.Figure:
         x=[h["n"] for h in history], y=[h["reward"] for h in history], mode="markers", name="sample",
         customdata=[h["n"] for h in history], text=[h["arch"] for h in history],
         marker=dict(size=7, color=[(h["epoch"] or 0) + 1 for h in history], colorscale="Viridis", showscale=True,
-                    colorbar=dict(title="epoch", thickness=10)),
+                    colorbar=dict(title="epoch", thickness=10, tick0=1,
+                                  dtick=max(1, math.ceil(max((h["epoch"] or 0) for h in history) / 8)))),
         hovertemplate="sample %{customdata}<br>%{text}<br>reward %{y:.3f}<extra></extra>"))
     chosen = [h for h in history if h["n"] == selected]
     if chosen:

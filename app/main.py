@@ -10,9 +10,22 @@ if str(ROOT) not in sys.path:  # `streamlit run app/main.py` puts only app/ on t
 
 import streamlit as st  # noqa: E402
 
-from app import quality, sidebar, teach, views  # noqa: E402
+from app import delete, lesson, quality, sidebar, sweeps, teach, views  # noqa: E402
 from app.registry import get_registry, run_label  # noqa: E402
-from enas.store import list_runs, runs_dir_default  # noqa: E402
+from enas import recording  # noqa: E402
+from enas.runs import list_runs  # noqa: E402
+from enas.store import runs_dir_default  # noqa: E402
+
+DEMO_LABEL = "CIFAR-10 demo · a recorded ENAS search (read-only)"
+
+
+@st.cache_resource(show_spinner="Unpacking the recorded CIFAR-10 demo...")
+def demo_runs_dir() -> str | None:
+    """The runs folder of the demo rebuilt from assets/ (once per server process), or None without it."""
+    try:
+        return str(recording.materialize(recording.DEMO_FILE))
+    except (recording.RecordingError, OSError):
+        return None
 
 
 def main():
@@ -23,22 +36,27 @@ def main():
     runs = list_runs(registry.runs_dir)
     info = {r["name"]: r for r in runs}
     names = list(dict.fromkeys(registry.active() + [r["name"] for r in runs]))
-    if not names:
-        st.markdown(teach.TEXT["intro"])
-        st.info("No runs yet in " + str(registry.runs_dir) + ": configure one in the sidebar and press Start.")
-        return
+    demo = demo_runs_dir()
+    if demo and recording.DEMO_NAME not in names:
+        registry.add_recording(recording.DEMO_NAME, demo)
+        names.append(recording.DEMO_NAME)
+    if not runs:
+        st.info(f"No runs yet in {registry.runs_dir}: configure one in the sidebar and press Start. "
+                "Meanwhile, replay the recorded CIFAR-10 demo below, or read How ENAS works.")
 
     def label(name):  # stable while the run's status changes, so the choice stays put
+        if name == recording.DEMO_NAME and name in registry.recorded:
+            return DEMO_LABEL
         return run_label(name, info.get(name, {}).get("config", {}).get("controller", "enas"))
 
-    if st.session_state.get("view") not in names:   # the widget's value is gone while another tab is open
+    if names and st.session_state.get("view") not in names:   # the widget's value is gone while another tab is open
         kept = st.session_state.get("view_kept")
         st.session_state.view = kept if kept in names else names[0]
-    st.session_state.view_kept = st.session_state.view
+    st.session_state.view_kept = st.session_state.get("view")
     # only the open tab is built: the browser re-renders the whole page on every redraw of a live run
     view_tab, runs_tab, learn_tab = st.tabs(["Run", "All runs", "How ENAS works"], key="main_tabs",
                                             on_change="rerun")
-    if view_tab.open:
+    if view_tab.open and names:
         with view_tab:
             st.selectbox("Run", names, key="view", format_func=label,
                          help="searches running in this app first, then the runs on disk, newest first")
@@ -46,6 +64,7 @@ def main():
                 views.run_view(registry, st.session_state.view, names)
             except ValueError as e:  # StoreError, ConfigError: a run folder that cannot be read
                 st.error(f"cannot open run {st.session_state.view}: {e}", icon=":material/error:")
+                delete.delete_button(registry, st.session_state.view, key="delete_unreadable")
     if runs_tab.open:
         with runs_tab:
             st.caption(f"Runs in {registry.runs_dir}. Choose one in the Run tab to open it; an interrupted run can "
@@ -55,8 +74,10 @@ def main():
                            "epochs": r["config"].get("epochs"), "message": r["message"]} for r in runs],
                          hide_index=True, key="runs_table")
             quality.races_view(registry.runs_dir)
+            sweeps.sweeps_view(registry)
     if learn_tab.open:
         with learn_tab:
+            lesson.lesson_view()
             for key in ("intro", "sample", "shared", "reward", "policy", "history", "derive", "health", "random"):
                 st.markdown(teach.TEXT[key])
 

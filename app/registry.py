@@ -9,15 +9,16 @@ import collections
 import os
 import threading
 import time
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import streamlit as st
 
 from enas.config import Config
+from enas.datacheck import check_dataset
 from enas.live import LiveRun
-from enas.store import RunStore, StoreError, new_run_name
+from enas.runs import delete_run, new_run_name
+from enas.store import LIVE, RunStore, StoreError, failure
 
 
 def engine_threads() -> int:
@@ -39,6 +40,7 @@ class Entry:
     thread: threading.Thread | None = None
     job: str = ""                    # what the thread runs: search, derive, final, rankcheck
     follow: bool = False             # another process writes this run: replay new events on each look
+    read_only: bool = False          # a recorded run (the demo): watched and replayed, never run
     _read: float = field(default=0.0, repr=False)
 
     @property
@@ -47,7 +49,7 @@ class Entry:
 
     @property
     def label(self) -> str:
-        return run_label(self.name, self.config.controller)
+        return run_label(self.name, self.config.controller) + (" · recorded, read-only" if self.read_only else "")
 
     @property
     def running_here(self) -> bool:
@@ -66,24 +68,64 @@ class Registry:
         self.runs_dir = Path(runs_dir)
         self._lock = threading.RLock()
         self._entries: collections.OrderedDict = collections.OrderedDict()
+        self.recorded: dict = {}         # name -> runs folder of a read-only run rebuilt from a recording
+        self._executors: dict = {}       # Ray cluster address -> its RayExecutor
+
+    def add_recording(self, name: str, runs_dir) -> None:
+        """Offer the read-only run `name` of `runs_dir` (see enas.recording.materialize) beside this folder's."""
+        with self._lock:
+            self.recorded[name] = Path(runs_dir)
 
     # --- starting work ---------------------------------------------------------------------------
-    def start(self, config: Config, name: str | None = None, phases=("search",)) -> str:
-        """Create a run and start searching it in a background thread; returns its name."""
+    def start(self, config: Config, name: str | None = None, phases=("search",), ray: str | None = None) -> str:
+        """Create a run and start searching it in a background thread, or as an actor on the Ray cluster at
+        `ray`; returns its name. A dataset that cannot be loaded (`check_dataset`) raises DataError and creates
+        no run, and so does a cluster that cannot be used (ExecutorError)."""
+        check_dataset(config)
+        executor = self._ray(ray)
+        if executor is not None:
+            executor.check_shared(self.runs_dir)
         store = RunStore.create(self.runs_dir, name or new_run_name(config.controller), config)
         entry = Entry(store.name, store, LiveRun(config))
         with self._lock:
             self._entries[entry.name] = entry
-        self._launch(entry, tuple(phases), job="search")
+            if executor is not None:
+                self._follow_job(entry, executor.start(store, phases))
+            else:
+                self._launch(entry, tuple(phases), job="search")
         return entry.name
 
-    def resume(self, name: str) -> None:
-        """Continue an interrupted, stopped or failed search from its newest checkpoint."""
+    def resume(self, name: str, ray: str | None = None, phases=("search",)) -> None:
+        """Continue an interrupted, stopped or failed run from its newest checkpoint with the `phases` it has not
+        completed, here or as an actor on the Ray cluster at `ray`."""
+        from enas.executor import remaining_phases
+        executor = self._ray(ray)
         with self._lock:
             entry = self._idle_entry(name)
+            todo = remaining_phases(entry.store, phases)
+            if not todo:
+                raise StoreError(f"run {name!r} has nothing left to resume: {', '.join(phases)} completed")
             entry.live = LiveRun(entry.store.config())   # rebuilt after the engine drops events past the checkpoint
             entry.follow = False
-            self._launch(entry, ("search",), job="search", resume=True)
+            if executor is not None:
+                self._follow_job(entry, executor.resume(entry.store, todo))
+            else:
+                self._launch(entry, todo, job="search", resume=True)
+
+    def _ray(self, address: str | None):
+        """The RayExecutor of `address` (one per address, kept), or None for this process."""
+        if not address:
+            return None
+        from enas.executor import RayExecutor
+        with self._lock:
+            if address not in self._executors:
+                self._executors[address] = RayExecutor(address)
+            return self._executors[address]
+
+    @staticmethod
+    def _follow_job(entry: Entry, job):
+        """Steer a Ray run through its job; its LiveRun is fed by replaying the store, which its actor writes."""
+        entry.control, entry.thread, entry.job, entry.follow = job.control, job.thread, "search", True
 
     def derive(self, name: str, samples: int | None = None, recheck: int = 0, recheck_epochs: int = 1) -> None:
         with self._lock:
@@ -103,7 +145,9 @@ class Registry:
     def _idle_entry(self, name: str) -> Entry:
         """The run, if nothing runs it now (called under the lock, so two clicks cannot both start it)."""
         entry = self.view(name)
-        if entry.running_here or entry.follow or entry.store.status() in ("running", "paused"):
+        if entry.read_only:
+            raise StoreError(f"run {name!r} is a read-only recording: start your own run to train")
+        if entry.running_here or entry.follow or entry.store.status() in LIVE:
             raise StoreError(f"run {name!r} is busy: it is still running")
         return entry
 
@@ -133,12 +177,12 @@ class Registry:
             phases = [(lambda p=p: p(engine)) if callable(p) else p for p in phases]
         except BaseException as e:  # noqa: BLE001 - shown in the app, kept in the run folder
             store.fail(e)
-            live.fail(f"{type(e).__name__}: {e}", "".join(traceback.format_exception(e)))
+            live.fail(*failure(e))
             return
         try:
             engine.run(phases)
         except BaseException as e:  # noqa: BLE001 - Engine.run marked the store failed; show it
-            live.fail(f"{type(e).__name__}: {e}", store.meta().get("traceback"))
+            live.fail(*failure(e))
 
     # --- steering --------------------------------------------------------------------------------
     def pause(self, name: str):
@@ -149,6 +193,18 @@ class Registry:
 
     def stop(self, name: str):
         self._control(name).stop()
+
+    def delete(self, name: str) -> None:
+        """Delete run `name` and its files (`enas.runs.delete_run`), unless it is running or a recording."""
+        with self._lock:
+            entry = self._entries.get(name)
+            if name in self.recorded:
+                raise StoreError(f"run {name!r} is a read-only recording: it cannot be deleted")
+            if entry is not None and (entry.running_here or entry.follow):
+                raise StoreError(f"run {name!r} is running: stop it before deleting it")
+            if entry is not None:
+                self._entries.pop(name).store.close()
+            delete_run(self.runs_dir, name)
 
     def _control(self, name: str):
         entry = self._entries.get(name)
@@ -163,8 +219,8 @@ class Registry:
         with self._lock:
             entry = self._entries.get(name)
             if entry is None:
-                store = RunStore.open(self.runs_dir, name)
-                entry = Entry(store.name, store, LiveRun(store.config()))
+                store = RunStore.open(self.recorded.get(name, self.runs_dir), name)
+                entry = Entry(store.name, store, LiveRun(store.config()), read_only=name in self.recorded)
                 entry.live.replay(store)
                 self._settle(entry)
                 self._entries[name] = entry
@@ -178,9 +234,10 @@ class Registry:
 
     @staticmethod
     def _settle(entry: Entry):
-        """Match a replayed run's status to its store: followed while another process runs it, else final."""
+        """Match a replayed run's status to its store: followed while another process (or a Ray actor this app
+        started, between two phases too) runs it, else final."""
         status = entry.store.status()
-        entry.follow = status in ("running", "paused")
+        entry.follow = status in LIVE or entry.follow and entry.running_here
         if status == "interrupted":
             entry.live.interrupted()
         elif status == "failed" and entry.live.status != "failed":

@@ -1,21 +1,34 @@
-"""The sidebar: configure a run (every `enas.config` field, checked by `Config.from_dict`) and start it."""
+"""The sidebar: configure a run (every `enas.config` field, checked by `Config.from_dict`, its data by
+`check_dataset`) and start it. The settings live in the page's address too (`app.urlstate`)."""
 from __future__ import annotations
 
+import os
 import re
 
 import streamlit as st
 
 from enas.config import PRESETS, SPECS, Config, ConfigError
+from enas.data import DataError
+from enas.datacheck import check_dataset
 from enas.space import space_size
 from enas.store import StoreError, check_name
 
-from . import teach
+from . import teach, urlstate
 
 TOP = ("nodes", "ops", "channels", "epochs", "batch_size", "sampling", "controller")
 GROUPS = (("child", "Child training"), ("controller", "Controller"), ("final", "Derive and final training"),
           ("health", "Health warnings"), ("data", "Data"), ("run", "Run"))
 DATASETS = ("shapes", "cifar10", "folder")
 FIELD_RE = re.compile(r"^field '(\w+)'")
+
+
+# how long each preset's search takes on the 2-core AMD EPYC this project is measured on (benchmarks/README.md)
+PRESET_TIME = {
+    "quick": "quick: about 1-1.5 min of search on a 2-core CPU (86 s measured on a busy one), derive and final "
+             "training about 20 s more; long enough for the controller to pull ahead of random architectures",
+    "seed": "seed: about 2 h on a 2-core CPU with CIFAR-10 (100 epochs of 40,000 images at about 600 images/s)",
+    "enas-paper": "enas-paper: 310 epochs, then 310 of final training: days on a CPU, hours on a GPU",
+}
 
 
 def _key(name: str) -> str:
@@ -36,11 +49,32 @@ def load_preset():
     """Set every field's widget to the chosen preset's values (a widget callback)."""
     config = Config.from_dict({}, preset=st.session_state.cfg_preset)
     for name in SPECS:
-        if name != "dataset":
-            st.session_state[_key(name)] = _shown(name, getattr(config, name))
-    kind, _, path = config.dataset.partition(":")
-    st.session_state.cfg_dataset_kind = kind if kind in DATASETS else "shapes"
-    st.session_state.cfg_folder = path
+        _set(name, getattr(config, name))
+    st.session_state.pop("url_warnings", None)
+
+
+def _set(name: str, value) -> bool:
+    """Set the widget of field `name` to `value`; False for a dataset the form cannot show (auto, shapes:N)."""
+    ss = st.session_state
+    if name != "dataset":
+        ss[_key(name)] = _shown(name, value)
+        return True
+    kind, _, path = value.partition(":")
+    if kind not in DATASETS or kind != "folder" and path:
+        return False
+    ss.cfg_dataset_kind, ss.cfg_folder = kind, path
+    return True
+
+
+def _restore():
+    """A new session (a reload, another tab, a shared link): the settings in the page's address."""
+    preset, values, warnings = urlstate.decode(st.query_params)
+    st.session_state.cfg_preset = preset
+    load_preset()
+    for name, value in values.items():
+        if not _set(name, value):
+            warnings.append(f"URL parameter dataset={value!r} ignored: the form offers {', '.join(DATASETS)}")
+    st.session_state.url_warnings = warnings
 
 
 def _widget(name: str):
@@ -67,15 +101,17 @@ def render(registry):
     """Draw the form; on Start, start the run(s) and make the newest the one on view."""
     ss = st.session_state
     if "cfg_preset" not in ss:
-        ss.cfg_preset = "quick"
-        load_preset()
+        _restore()
     values, holes = {}, {}
     with st.sidebar:
         st.header("New search")
+        for warning in ss.get("url_warnings", []):
+            st.warning(warning, icon=":material/link_off:")
         st.selectbox("preset", list(PRESETS), key="cfg_preset", on_change=load_preset,
                      help="starting values: quick (a minute on a CPU, built-in shapes data), seed (the seed "
                           "notebook's settings), enas-paper (the ENAS paper's released macro-search settings "
                           "on this 6-node, 32-channel space: README, 'Seed notebook, ENAS paper, this project')")
+        st.caption(PRESET_TIME[ss.cfg_preset])
         kind = st.selectbox("dataset", DATASETS, key="cfg_dataset_kind",
                             help="shapes: built in, no download; cifar10: downloaded once; folder: your own images")
         folder = st.text_input("image folder", key="cfg_folder") if kind == "folder" else ""
@@ -89,6 +125,11 @@ def render(registry):
                 for name, spec in SPECS.items():
                     if spec.group == group and name not in TOP and name != "dataset":
                         _field(name, values, holes)
+                if group == "run":
+                    st.text_input("Ray cluster", os.environ.get("ENAS_RAY_ADDRESS", ""), key="cfg_ray",
+                                  placeholder="empty: run here", help="empty: run in this app's process; auto or "
+                                  "ray://HOST:10001: run as an actor on that Ray cluster, which queues runs it "
+                                  "cannot place yet (README, 'Many machines')")
         run_name = st.text_input("run name", key="cfg_name", placeholder="automatic",
                                  help="letters, digits, '.', '_' or '-'; empty: a fresh timestamped name")
         name_hole = st.empty()
@@ -108,7 +149,14 @@ def render(registry):
             except StoreError as e:
                 name_error = str(e)
                 name_hole.error(name_error, icon=":material/error:")
-        ok = config is not None and name_error is None
+        data_error = None
+        if config is not None:
+            try:
+                holes["dataset"].caption(check_dataset(config))
+            except DataError as e:
+                data_error = str(e)
+                holes["dataset"].error(data_error, icon=":material/error:")
+        ok = config is not None and name_error is None and data_error is None
         if not ok:
             st.caption("Fix the field marked in red to start.")
         c1, c2 = st.columns(2)
@@ -124,6 +172,12 @@ def render(registry):
             first = _start(registry, config.replace(controller="random"), None, phases)
             _start(registry, config.replace(controller="enas"), None, phases, compare=first)
         teach.explain("random", "ENAS or random search?")
+        params = urlstate.encode(ss.cfg_preset, values)
+        urlstate.sync(st.query_params, params)
+        with st.expander("Link to these settings", icon=":material/link:"):
+            st.code(urlstate.link(st.context.url, params), language=None, wrap_lines=True)
+            st.caption("The page's address keeps the settings that differ from the preset: a reload, another "
+                       "tab or this link opens the form with them.")
 
 
 def _space(box, values: dict):
@@ -139,10 +193,15 @@ def _space(box, values: dict):
                  "skip patterns", icon=":material/hub:")
 
 
+def ray_address() -> str | None:
+    """The Ray cluster chosen in Run settings, or None: run in this app's process."""
+    return (st.session_state.get("cfg_ray") or "").strip() or None
+
+
 def _start(registry, config: Config, name, phases, compare=None) -> str | None:
     try:
-        run = registry.start(config, name, phases)
-    except (StoreError, OSError) as e:
+        run = registry.start(config, name, phases, ray_address())
+    except (StoreError, DataError, OSError) as e:
         st.sidebar.error(f"could not start: {e}", icon=":material/error:")
         return None
     st.session_state.view = run

@@ -11,11 +11,13 @@ sys.path.insert(0, str(ROOT))
 
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from app import views, widgets  # noqa: E402
+from app import final, history, widgets  # noqa: E402
+from conftest import wait  # noqa: E402
 from app.registry import get_registry  # noqa: E402
 from enas import draw  # noqa: E402
 from enas.space import MAX_STRING, Architecture, ArchitectureError  # noqa: E402
 from enas.config import Config  # noqa: E402
+from enas.data import DataError  # noqa: E402
 from enas.store import RunStore, StoreError  # noqa: E402
 
 TINY_INTS = {"nodes": 2, "channels": 8, "batch_size": 32, "steps_per_epoch": 4, "controller_steps": 2,
@@ -54,15 +56,6 @@ def configure(at: AppTest, epochs: int, **text):
 
 def registry_of(runs: Path):
     return get_registry(str(runs.resolve()))
-
-
-def wait(cond, timeout=60.0, what="condition"):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def button(at: AppTest, label: str):
@@ -131,7 +124,7 @@ def test_search_graph_charts_history_derive_final_and_reopen(runs):
     next(s for s in at.slider if s.label == "sample").set_value(0).run()
     assert any("**Sample 0**" in m.value for m in at.markdown)
     assert any(samples[0]["arch"] in c.value for c in at.code)
-    rows = views.samples_csv(entry.store).splitlines()   # the full record, from the run folder
+    rows = history.samples_csv(entry.store).splitlines()   # the full record, from the run folder
     assert len(rows) == 1 + len(samples) and rows[1].split(",")[3] == samples[0]["arch"]
 
     at.number_input(key="derive_recheck").set_value(2)
@@ -217,18 +210,19 @@ def test_runs_of_other_processes_are_followed_and_interrupted_ones_resumable(run
     assert button(at, "Resume run") and pictures(at)
 
 
-def test_a_failed_search_shows_its_error(runs, tmp_path):
+def test_a_dataset_that_cannot_be_loaded_is_refused_before_start(runs, tmp_path):
     at = new_app()
     at.sidebar.selectbox(key="cfg_dataset_kind").set_value("folder").run()
     at.sidebar.text_input(key="cfg_folder").set_value(str(tmp_path / "no-such-folder")).run()
-    at.sidebar.button(key="start_enas").click().run()
-    entry = registry_of(runs).view(at.session_state.view)
-    wait(lambda: not entry.running_here, what="the failure")
-    at.run()
-    assert entry.live.status == "failed"
-    assert any(e.value.startswith("This run failed:") for e in at.error)
-    assert RunStore.open(runs, entry.name).status() == "failed"
-    assert at.expander and any(ex.label == "Traceback" for ex in at.expander)
+    assert [e.value for e in at.sidebar.error] == [
+        f"folder not found: {tmp_path / 'no-such-folder'}. Expected {tmp_path / 'no-such-folder'}/<class>/*.jpg|png|"
+        f"... (one subfolder per class) or {tmp_path / 'no-such-folder'}/train/<class>/... with optional val/ and "
+        "test/"]
+    assert all(at.sidebar.button(key=k).disabled for k in ("start_enas", "start_random", "start_both"))
+    config = Config.from_dict({"dataset": f"folder:{tmp_path / 'no-such-folder'}"}, preset="quick")
+    with pytest.raises(DataError, match="folder not found"):      # the registry checks too: no failed run is made
+        registry_of(runs).start(config)
+    assert not runs.exists() or not any(runs.iterdir())
 
 
 class Upload:
@@ -243,16 +237,16 @@ class Upload:
 
 def test_architecture_uploads_are_size_limited_and_validated():
     good = Architecture.parse("c3 c5:1")
-    assert views.read_arch("upload a JSON file", None, "", Upload(good.to_json().encode())) == good
-    assert views.read_arch("paste a string", None, "c3 c5:1", None) == good
+    assert final.read_arch("upload a JSON file", None, "", Upload(good.to_json().encode())) == good
+    assert final.read_arch("paste a string", None, "c3 c5:1", None) == good
     with pytest.raises(ArchitectureError, match="too large"):
-        views.read_arch("upload a JSON file", None, "", Upload(b" " * (MAX_STRING + 1)))
+        final.read_arch("upload a JSON file", None, "", Upload(b" " * (MAX_STRING + 1)))
     with pytest.raises(ArchitectureError, match="not valid JSON"):
-        views.read_arch("upload a JSON file", None, "", Upload(b"{oops"))
+        final.read_arch("upload a JSON file", None, "", Upload(b"{oops"))
     with pytest.raises(ArchitectureError, match="unknown op"):
-        views.read_arch("paste a string", None, "c3 c7:1", None)
+        final.read_arch("paste a string", None, "c3 c7:1", None)
     with pytest.raises(ArchitectureError, match="choose a JSON file"):
-        views.read_arch("upload a JSON file", None, "", None)
+        final.read_arch("upload a JSON file", None, "", None)
 
 
 def test_live_charts_are_remade_at_most_every_few_seconds_unless_their_inputs_change():

@@ -1,6 +1,7 @@
 """End to end in a real browser: serve the app, start a tiny search, see its graph and curves, step back
 through the history (buttons, and a click on the reward chart), save a screenshot.
 Needs Debian's chromium (`.ci/run` installs it)."""
+import contextlib
 import os
 import socket
 import subprocess
@@ -33,7 +34,7 @@ def free_port() -> int:
 @pytest.fixture
 def server(tmp_path):
     port = free_port()
-    env = {**os.environ, "ENAS_RUNS_DIR": str(tmp_path / "runs")}
+    env = {**os.environ, "ENAS_RUNS_DIR": str(tmp_path / "runs"), "ENAS_DEMO_CACHE": str(tmp_path / "demo")}
     log = open(tmp_path / "server.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "main.py"),
                              "--server.headless", "true", "--server.port", str(port),
@@ -61,57 +62,87 @@ def server(tmp_path):
         log.close()
 
 
-def test_start_a_search_and_look_back_at_an_earlier_architecture(server, tmp_path):
+@contextlib.contextmanager
+def open_page(server: str, tmp_path, width: int, height: int):
+    """A chromium page on the served app; a failed check saves a screenshot and quotes the server's log."""
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1600})
+            page = browser.new_page(viewport={"width": width, "height": height})
             page.set_default_timeout(SLOW)
             expect.set_options(timeout=SLOW)
             page.goto(server)
-            sidebar = page.get_by_test_id("stSidebar")
-            start = sidebar.get_by_role("button", name="Start ENAS")
-            expect(start).to_be_enabled()
-            for title in EXPANDERS:
-                sidebar.get_by_text(title, exact=True).click()
-            for label, value in TINY.items():
-                box = sidebar.get_by_label(label, exact=True)
-                box.fill(str(value))
-                box.press("Enter")
-                expect(box).to_have_value(str(value))
-            expect(sidebar.get_by_text("Search space: 50 architectures")).to_be_visible()  # 5^2 x 2^1
-            page.wait_for_timeout(500)
-            start.click()
-
-            graph = page.locator("svg:has(path.chain)").first
-            expect(graph).to_be_visible()
-            expect(graph).to_contain_text("node 1")
-            expect(page.locator(".js-plotly-plot").first).to_be_visible()
-            expect(page.get_by_text("finished", exact=True)).to_be_visible()
-            assert page.locator(".js-plotly-plot").count() >= 6
-
-            page.get_by_role("tab", name="Architectures").click()
-            expect(page.get_by_text("Sample 7", exact=False)).to_be_visible()   # 2 epochs x 2 steps x 2
-            page.get_by_role("button", name="Previous").click()
-            expect(page.get_by_text("Sample 6", exact=False)).to_be_visible()
-            chart = page.get_by_test_id("stPlotlyChart").filter(has_text="Reward of every sampled").first
-            chosen = page.get_by_text("Sample 2 ·", exact=False)
-            for _ in range(5):   # click sample 2 on the chart (again, if a redraw swallowed the click)
-                point = chart.locator("g.points path.point").nth(2).bounding_box()
-                page.mouse.click(point["x"] + point["width"] / 2, point["y"] + point["height"] / 2)
-                try:
-                    expect(chosen).to_be_visible(timeout=15_000)
-                    break
-                except AssertionError:
-                    continue
-            expect(chosen).to_be_visible()
-            page.screenshot(path=str(tmp_path / "app.png"))
+            yield page
         except AssertionError as e:   # show what the page and the server looked like
             page.screenshot(path=str(tmp_path / "failed.png"))
             log = (tmp_path / "server.log").read_text()[-3000:]
             raise AssertionError(f"{e}\n--- screenshot: {tmp_path / 'failed.png'}\n--- server log:\n{log}") from None
         finally:
             browser.close()
+
+
+def test_start_a_search_and_look_back_at_an_earlier_architecture(server, tmp_path):
+    from playwright.sync_api import expect
+
+    with open_page(server, tmp_path, 1400, 1600) as page:
+        sidebar = page.get_by_test_id("stSidebar")
+        start = sidebar.get_by_role("button", name="Start ENAS")
+        expect(start).to_be_enabled()
+        for title in EXPANDERS:
+            sidebar.get_by_text(title, exact=True).click()
+        for label, value in TINY.items():
+            box = sidebar.get_by_label(label, exact=True)
+            box.fill(str(value))
+            box.press("Enter")
+            expect(box).to_have_value(str(value))
+        expect(sidebar.get_by_text("Search space: 50 architectures")).to_be_visible()  # 5^2 x 2^1
+        page.wait_for_timeout(500)
+        start.click()
+
+        graph = page.locator("svg:has(path.chain)").first
+        expect(graph).to_be_visible()
+        expect(graph).to_contain_text("node 1")
+        expect(page.locator(".js-plotly-plot").first).to_be_visible()
+        expect(page.get_by_text("finished", exact=True)).to_be_visible()
+        page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 6")
+
+        page.get_by_role("tab", name="Architectures").click()
+        expect(page.get_by_text("Sample 7", exact=False)).to_be_visible()   # 2 epochs x 2 steps x 2
+        page.get_by_role("button", name="Previous").click()
+        expect(page.get_by_text("Sample 6", exact=False)).to_be_visible()
+        chart = page.get_by_test_id("stPlotlyChart").filter(has_text="Reward of every sampled").first
+        chosen = page.get_by_text("Sample 2 ·", exact=False)
+        for _ in range(5):   # click sample 2 on the chart (again, if a redraw swallowed the click)
+            point = chart.locator("g.points path.point").nth(2).bounding_box()
+            page.mouse.click(point["x"] + point["width"] / 2, point["y"] + point["height"] / 2)
+            try:
+                expect(chosen).to_be_visible(timeout=15_000)
+                break
+            except AssertionError:
+                continue
+        expect(chosen).to_be_visible()
+        page.screenshot(path=str(tmp_path / "app.png"))
     assert (tmp_path / "app.png").stat().st_size > 10_000
+
+
+def test_the_cifar_demo_replays_at_a_projector_s_resolution(server, tmp_path):
+    """With an empty runs folder the recorded CIFAR-10 demo opens in replay; Play advances the epoch, the
+    scrubber jumps to the end; screenshots of each tab at 1280x720 (kept in the test's folder)."""
+    from playwright.sync_api import expect
+
+    with open_page(server, tmp_path, 1280, 720) as page:
+        expect(page.get_by_text("CIFAR-10 demo", exact=False).first).to_be_visible()
+        done = page.get_by_test_id("stMetric").filter(has_text="Epochs done")
+        expect(done).to_contain_text("1/")
+        expect(page.locator("svg:has(path.chain)").first).to_be_visible()
+        page.screenshot(path=str(tmp_path / "demo-live.png"), full_page=True)
+        page.get_by_role("button", name="Play", exact=True).click()
+        expect(done).to_contain_text("3/")          # it plays: one epoch a second
+        page.get_by_role("button", name="Pause", exact=True).click()
+        page.get_by_role("tab", name="Architectures").click()
+        expect(page.get_by_text("Outline in red the nodes that differ from")).to_be_visible()
+        page.screenshot(path=str(tmp_path / "demo-architectures.png"), full_page=True)
+        page.get_by_role("tab", name="How ENAS works").click()
+        page.screenshot(path=str(tmp_path / "demo-learn.png"), full_page=True)

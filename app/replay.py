@@ -1,0 +1,83 @@
+"""Replay a run that is not running: play/pause, speed, and a scrubber over its search epochs that drives
+every view of the run together (the sampled architecture, the curves up to that moment, the policy)."""
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import streamlit as st
+
+from enas import replay
+
+SPEEDS = {"0.5 epoch/s": 2.0, "1 epoch/s": 1.0, "2 epochs/s": 0.5, "5 epochs/s": 0.2}
+END = "derive & final"
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _events(_store, path: str, last_id: int) -> tuple:
+    """The run's events and replay.cuts, read once per (run folder, newest event)."""
+    events = _store.events()
+    return events, replay.cuts(events)
+
+
+@st.cache_resource(max_entries=24, show_spinner=False)
+def _live_at(_store, path: str, last_id: int, k: int):
+    events, marks = _events(_store, path, last_id)
+    return replay.live_at(_store.config(), events, k, marks)
+
+
+def replay_bar(entry):
+    """The replay controls of a run that is not running; returns the entry to draw: as it was at the chosen
+    moment while replaying, else `entry` itself. A recorded (read-only) run starts in replay, at epoch 1."""
+    ss, name = st.session_state, entry.name
+    events, marks = _events(entry.store, str(entry.store.path), entry.live.last_id)
+    if len(marks) < 2:
+        return entry
+    if not st.toggle("Replay the search epoch by epoch", value=entry.read_only, key=f"replay_on_{name}",
+                     help="scrub or play through the search: every view below shows the run as it was then"):
+        ss.pop(f"replay_play_{name}", None)
+        return entry
+    steps = list(range(1, len(marks) + 1)) + ([END] if len(events) > marks[-1] else [])
+    at_key, play_key, tick_key = f"replay_at_{name}", f"replay_play_{name}", f"replay_tick_{name}"
+    at = ss.setdefault(at_key, steps[0])
+    playing = ss.get(play_key, False)
+
+    def play():
+        if not ss.get(play_key) and ss[at_key] == steps[-1]:
+            ss[at_key] = steps[0]          # play again from the start
+        ss[play_key], ss[tick_key] = not ss.get(play_key), time.monotonic()
+
+    def moved():
+        ss[at_key] = ss[slider_key]
+        ss[play_key] = False
+
+    c1, c2, c3 = st.columns([1, 1.3, 5], vertical_alignment="center")
+    c1.button("Pause" if playing else "Play", key=f"replay_btn_{name}", width="stretch", on_click=play,
+              icon=":material/pause:" if playing else ":material/play_arrow:")
+    speed = c2.selectbox("speed", list(SPEEDS), index=1, key=f"replay_speed_{name}", label_visibility="collapsed",
+                         help="replay speed: search epochs shown per second")
+    slider_key = f"replay_slider_{name}_{at}"   # a fresh slider per position: playback never writes a widget
+    c3.select_slider("search epoch", steps, value=at, key=slider_key, on_change=moved,
+                     format_func=lambda k: k if k == END else f"after epoch {k} of {len(marks)}",
+                     label_visibility="collapsed")
+    if playing:
+        _ticker(at_key, play_key, tick_key, steps, SPEEDS[speed])
+    k = len(marks) + 1 if at == END else at
+    return dataclasses.replace(entry, live=_live_at(entry.store, str(entry.store.path), entry.live.last_id, k))
+
+
+def _ticker(at_key: str, play_key: str, tick_key: str, steps: list, every: float):
+    """While playing: a timer that advances one epoch every `every` seconds and redraws the page. A timer, not a
+    wait at the end of the page: a click (Pause, the scrubber) during a wait would be lost."""
+    @st.fragment(run_every=every)
+    def tick():
+        ss = st.session_state
+        if not ss.get(play_key) or time.monotonic() - ss.get(tick_key, 0.0) < every * 0.9:
+            return
+        i = steps.index(ss[at_key])
+        ss[at_key] = steps[min(i + 1, len(steps) - 1)]
+        ss[tick_key] = time.monotonic()
+        if ss[at_key] == steps[-1]:
+            ss[play_key] = False
+        st.rerun(scope="app")
+    tick()
