@@ -134,7 +134,7 @@ def test_the_cifar_demo_replays_at_a_projector_s_resolution(server, tmp_path):
 
     with open_page(server, tmp_path, 1280, 720) as page:
         expect(page.get_by_text("CIFAR-10 demo", exact=False).first).to_be_visible()
-        done = page.get_by_test_id("stMetric").filter(has_text="Epochs done")
+        done = page.get_by_test_id("stMetric").filter(has_text="Epochs done").first   # (a redraw may hold two)
         expect(done).to_contain_text("1/")
         expect(page.locator("svg:has(path.chain)").first).to_be_visible()
         page.screenshot(path=str(tmp_path / "demo-live.png"), full_page=True)
@@ -145,4 +145,5 @@ def test_the_cifar_demo_replays_at_a_projector_s_resolution(server, tmp_path):
         expect(page.get_by_text("Outline in red the nodes that differ from")).to_be_visible()
         page.screenshot(path=str(tmp_path / "demo-architectures.png"), full_page=True)
         page.get_by_role("tab", name="How ENAS works").click()
+        expect(page.get_by_text("Step 1 of 5", exact=False)).to_be_visible()   # the lesson, computed in seconds
         page.screenshot(path=str(tmp_path / "demo-learn.png"), full_page=True)
