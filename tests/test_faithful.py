@@ -12,7 +12,8 @@ from PIL import Image
 
 from enas.config import Config
 from enas.model import ChildNet
-from enas.search import Engine, evaluate
+from enas.children import evaluate
+from enas.search import Engine
 from enas.shapes import SHAPES_CLASSES, make_shapes
 from enas.space import Architecture
 from enas.store import RunStore, load_file

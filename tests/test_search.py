@@ -10,7 +10,8 @@ import torch
 from conftest import tiny_config
 from enas.model import ChildNet
 from enas.control import Control
-from enas.search import Engine, cosine_lr, evaluate, load_data
+from enas.children import cosine_lr, evaluate
+from enas.search import Engine, load_data
 from enas.space import Architecture
 from enas.store import RunStore, StoreError, load_file
 
