@@ -55,6 +55,24 @@ def test_a_recording_rebuilds_the_run_event_for_event(finished, tmp_path):
     assert (runs / "demo" / "marker").exists()
 
 
+def test_a_recording_keeps_each_event_once_and_its_time(finished, tmp_path, monkeypatch):
+    finished.set_meta(status="stopped")          # a stopped run can be recorded too
+    try:
+        path = tmp_path / "nested" / "folder" / "rec.json.gz"
+        recording.save(finished, path)
+    finally:
+        finished.set_meta(status="finished")
+    rows = recording.load(path)["events"]
+    assert all(not {"id", "kind", "epoch", "step", "t"} & set(data) for *_, data in rows)
+    monkeypatch.setenv("ENAS_DEMO_CACHE", str(tmp_path / "env-cache"))
+    runs = recording.materialize(path, "again")
+    assert runs.parent == tmp_path / "env-cache"
+    rebuilt = RunStore.open(runs, "again").events()
+    assert max(abs(a["t"] - b["t"]) for a, b in zip(rebuilt, finished.events())) <= 0.005 + 1e-9
+    with pytest.raises(recording.RecordingError, match="cannot read the recording"):
+        recording.materialize(tmp_path / "gone.json.gz")
+
+
 def test_bad_recordings_are_refused_clearly(finished, tmp_path):
     with pytest.raises(recording.RecordingError, match="no such recording"):
         recording.load(tmp_path / "missing.json.gz")
@@ -65,6 +83,10 @@ def test_bad_recordings_are_refused_clearly(finished, tmp_path):
         json.dump({"format": "something else"}, f)
     with pytest.raises(recording.RecordingError, match="is not an enas-recording/1 file"):
         recording.load(tmp_path / "other.gz")
+    with gzip.open(tmp_path / "bare.gz", "wt") as f:
+        json.dump({"format": recording.FORMAT, "meta": {"name": "x"}, "events": []}, f)
+    with pytest.raises(recording.RecordingError, match="lacks its config or events"):
+        recording.load(tmp_path / "bare.gz")
     running = RunStore.create(tmp_path / "runs", "busy", tiny_config())
     running.set_status("running")
     with pytest.raises(recording.RecordingError, match="is running: record a finished or stopped run"):
@@ -77,6 +99,8 @@ def test_cuts_count_the_events_up_to_each_search_epoch():
            {"kind": "status", "epoch": None}, {"kind": "child_step", "epoch": 1}, {"kind": "policy", "epoch": 1},
            {"kind": "derive_child", "epoch": 2}, {"kind": "final_step", "epoch": 0}]
     assert replay.cuts(evs) == [3, 6]
+    gap = [{"kind": "epoch", "epoch": 0}, {"kind": "status", "epoch": None}, {"kind": "epoch", "epoch": 2}]
+    assert replay.cuts(gap) == [1, 1, 3]        # an epoch without search events ends where the one before did
 
 
 def test_the_run_after_epoch_k_holds_epochs_1_to_k_only(finished):
@@ -89,6 +113,8 @@ def test_the_run_after_epoch_k_holds_epochs_1_to_k_only(finished):
         assert [p["epoch"] for p in live.policies()] == list(range(k))
         assert {h["epoch"] for h in live.history()} == set(range(k))
         assert live.progress()["epoch"] == k and live.status == "replay" and not live.active
+        assert live.message == f"the run as it was after search epoch {k} of {EPOCHS}"
+        assert replay.live_at(config, events, k).series() == live.series()     # marks found when not given
         assert live.best is None and live.result is None and not live.trainings()
     whole = replay.live_at(config, events, EPOCHS + 1, marks)
     assert whole.status == "finished" and whole.best and whole.result["mode"] == "scratch"
