@@ -146,6 +146,15 @@ def test_final_trainings_logged_before_final_start_existed_are_split_where_the_s
     assert [t["arch"] for t in live.trainings()] == ["c1", "c3"]
 
 
+def test_final_steps_report_their_progress_and_a_plausible_speed(finished):
+    steps = finished.config().steps_per_epoch
+    final = [e for e in finished.events("final_step")]
+    assert [e["progress"] for e in final] == [((e["step"] - 1) % steps + 1) / steps for e in final]
+    child = sorted(e["images_per_s"] for e in finished.events("child_step"))
+    median = child[len(child) // 2]
+    assert all(median / 20 < e["images_per_s"] < median * 20 for e in final)   # the same machine, the same nets
+
+
 def test_final_training_reports_its_speed_while_it_runs(finished):
     live = LiveRun(finished.config())
     for ev in finished.events():
