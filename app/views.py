@@ -178,7 +178,8 @@ def live_layout(name: str, others: list):
 
 def sample_view(entry):
     live = entry.live
-    training = live.trainings()[-1] if live.phase == "final" and live.trainings() else None
+    trainings = live.trainings() if live.phase == "final" else []
+    training = trainings[-1] if trainings else None
     if training:
         st.markdown(f"**The child in final training** ({training['mode']}, {training['epochs']} epoch(s)): "
                     "the search is over; this one architecture is trained alone")

@@ -55,6 +55,11 @@ class Decimated:
         return list(self.items)
 
 
+def _xy(points: list) -> tuple:
+    """(xs, ys) of a series' (x, y) points."""
+    return [p[0] for p in points], [p[1] for p in points]
+
+
 class LiveRun:
     """A thread-safe listener that keeps one run's curves, samples, policy, status and progress, bounded."""
 
@@ -253,11 +258,7 @@ class LiveRun:
         """{name: (xs, ys)} for the given series names (all when none are given); missing ones are empty."""
         with self._lock:
             names = names or tuple(self._series)
-            out = {}
-            for name in names:
-                pts = self._series[name].list() if name in self._series else []
-                out[name] = ([p[0] for p in pts], [p[1] for p in pts])
-            return out
+            return {name: _xy(self._series[name].list() if name in self._series else []) for name in names}
 
     def arch(self) -> str | None:
         """The architecture most recently sampled by the controller."""
@@ -301,8 +302,7 @@ class LiveRun:
         """Every final training, oldest first: arch, mode, epochs, result (None until it ends) and its curves."""
         with self._lock:
             return [{**{k: v for k, v in t.items() if k != "series"},
-                     "series": {n: ([p[0] for p in d.list()], [p[1] for p in d.list()]) for n, d in t["series"].items()}}
-                    for t in self._trainings]
+                     "series": {n: _xy(line.list()) for n, line in t["series"].items()}} for t in self._trainings]
 
     def policies(self) -> list:
         with self._lock:
