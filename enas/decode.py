@@ -2,6 +2,7 @@
 for JPEGs of the right size, PIL for everything else; many files in parallel chunks, failures counted."""
 from __future__ import annotations
 
+import functools
 import io
 import os
 import warnings
@@ -72,6 +73,7 @@ def _is_jpeg(data: bytes) -> bool:
 def _decode_jpegs(datas: list, size: int) -> list:
     """Fast path: torchvision's libjpeg-turbo decoder (same pixels as PIL), batched; None where it fails or the
     size differs (PIL then decodes, resizes or explains)."""
+    _tv_decode, _tv_rgb = _tv_decoder()
     if _tv_decode is None or not datas:
         return [None] * len(datas)
     ts = [torch.frombuffer(bytearray(d), dtype=torch.uint8) for d in datas]
@@ -89,16 +91,20 @@ def _decode_jpegs(datas: list, size: int) -> list:
 
 
 _TV_DEPRECATION = "The image decoding and encoding capabilities of TorchVision"
-try:
-    from torchvision.io import ImageReadMode as _IRM
-    from torchvision.io import decode_jpeg as _tv_decode
 
-    _tv_rgb = _IRM.RGB
+
+@functools.cache
+def _tv_decoder():
+    """torchvision's batched JPEG decoder and its RGB mode, or (None, None) without torchvision.io. Imported on
+    first use: `import torchvision` costs about 1.7 s (it loads its models and torch._dynamo), which every
+    process that never decodes a file (the app, a CLI command, a Ray worker on `shapes`) would pay."""
+    try:
+        from torchvision.io import ImageReadMode, decode_jpeg
+    except Exception:  # noqa: BLE001 - torchvision.io is optional; PIL decodes everything
+        return None, None
     # torchvision 0.29 deprecates its decoders (each call warns); PIL takes over when they are removed
     warnings.filterwarnings("ignore", message=_TV_DEPRECATION, category=DeprecationWarning)
-except Exception:  # noqa: BLE001 - torchvision.io is optional; PIL decodes everything
-    _tv_decode = None
-    _tv_rgb = None
+    return decode_jpeg, ImageReadMode.RGB
 
 
 def decode_all(root: str, rels: list, size: int, progress: bool, workers: int | None = None):

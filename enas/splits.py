@@ -7,11 +7,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from .errors import DataError
 from .seeds import stream
-
-
-class DataError(ValueError):
-    """A dataset that cannot be loaded, with a message that names the file or folder and what is allowed."""
 
 
 @dataclass

@@ -23,11 +23,9 @@ import time
 import traceback
 from pathlib import Path
 
-import torch
-
 from .config import Config, ConfigError
 from .space import ArchitectureError
-from .splits import DataError
+from .errors import DataError
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 CKPT_RE = re.compile(r"^ckpt-(\d{5})\.pt$")
@@ -318,6 +316,7 @@ def write_text_atomic(path: Path, text: str):
 
 def save_atomic(obj, path: Path):
     """torch.save to a temporary file beside `path`, flushed to disk, then renamed over it."""
+    import torch
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     try:
@@ -336,6 +335,7 @@ def load_file(path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise StoreError(f"{path}: no such file")
+    import torch
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for truncated, corrupt or foreign files
