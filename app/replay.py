@@ -47,8 +47,10 @@ def replay_bar(entry):
             ss[at_key] = steps[0]          # play again from the start
         ss[play_key], ss[tick_key] = not ss.get(play_key), time.monotonic()
 
-    def moved():
-        ss[at_key] = ss[slider_key]
+    def moved(key: str, shown):
+        if ss.get(key, shown) == shown:   # a slider of an earlier position, reported late (a busy machine)
+            return                        # by the browser: not a move, and playback goes on
+        ss[at_key] = ss[key]
         ss[play_key] = False
 
     c1, c2, c3 = st.columns([1, 1.3, 5], vertical_alignment="center")
@@ -57,7 +59,7 @@ def replay_bar(entry):
     speed = c2.selectbox("speed", list(SPEEDS), index=1, key=f"replay_speed_{name}", label_visibility="collapsed",
                          help="replay speed: search epochs shown per second")
     slider_key = f"replay_slider_{name}_{at}"   # a fresh slider per position: playback never writes a widget
-    c3.select_slider("search epoch", steps, value=at, key=slider_key, on_change=moved,
+    c3.select_slider("search epoch", steps, value=at, key=slider_key, on_change=moved, args=(slider_key, at),
                      format_func=lambda k: k if k == END else f"after epoch {k} of {len(marks)}",
                      label_visibility="collapsed")
     if playing:
