@@ -301,6 +301,27 @@ def test_final_training_clips_gradients_at_every_precision(runs_dir, precision):
     assert moved[1e-9] < 1e-6 < 1e-3 < moved[0.0], moved
 
 
+@pytest.mark.parametrize("momentum", [0.9, 0.0])
+def test_final_training_follows_its_cosine_and_its_sgd_settings(runs_dir, monkeypatch, momentum):
+    """Every final step's rate is final_lr * (1 + cos(pi * t / epochs)) / 2 at t = epoch + step / steps (down to
+    0, hand-computed here), with SGD's Nesterov momentum (off when momentum is 0) and the run's weight decay."""
+    config = tiny_config(final_lr=0.2, momentum=momentum, weight_decay=3e-4, steps_per_epoch=4)
+    engine = Engine(config)
+    seen = []
+    real = Engine.train_step
+
+    def spy(self, forward, x, y, opt, scaler, params):
+        g = opt.param_groups[0]
+        seen.append((g["lr"], g["momentum"], g["nesterov"], g["weight_decay"]))
+        return real(self, forward, x, y, opt, scaler, params)
+
+    monkeypatch.setattr(Engine, "train_step", spy)
+    engine.train_child(Architecture.parse("c3 c5:1 c1:01"), "scratch", 2, "final")
+    ts = [0, 0.25, 0.5, 0.75, 1, 1.25, 1.5, 1.75]
+    assert [lr for lr, *_ in seen] == pytest.approx([0.1 * (1 + math.cos(math.pi * t / 2)) for t in ts])
+    assert {tuple(rest) for _, *rest in seen} == {(momentum, momentum > 0, 3e-4)}
+
+
 def test_scratch_with_zero_epochs_is_a_clear_error(runs_dir):
     engine, _ = run_engine(runs_dir, "zero", tiny_config(), phases=("search",))
     with pytest.raises(ValueError, match="from scratch with 0 epochs"):
