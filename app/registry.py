@@ -116,7 +116,7 @@ class Registry:
         """The RayExecutor of `address` (one per address, kept), or None for this process."""
         if not address:
             return None
-        from enas.executor import RayExecutor
+        from enas.ray_executor import RayExecutor
         with self._lock:
             if address not in self._executors:
                 self._executors[address] = RayExecutor(address)

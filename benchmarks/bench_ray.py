@@ -13,8 +13,9 @@
    `LocalExecutor` (a thread of this process) and by `RayExecutor` (an actor), timed from `start` to its end.
 3. Throughput, with that cluster: `sweep --preset quick` (search, derive, final) of 1 run, then of 2 runs at
    once, each asking for 1 CPU, interleaved, `--reps` times: runs per minute.
+4. Ray alone: `ray.init(address="local")` and `ray.shutdown()` in a fresh process, what `--ray local` adds of Ray's.
 
-Run:  python benchmarks/bench_ray.py [--reps 2] [--parts overhead,warm,throughput] [--json results/ray.json]
+Run:  python benchmarks/bench_ray.py [--reps 2] [--parts overhead,warm,throughput,ray_alone] [--json F [--merge]]
       python benchmarks/bench_ray.py --report results/ray.json     (print the figures of a saved run)
 Needs the ray extra (pip install -e '.[ray]'). Starts and stops its own head node (by its process id).
 """
@@ -25,6 +26,7 @@ import json
 import os
 import platform
 import re
+import secrets
 import signal
 import statistics
 import subprocess
@@ -48,10 +50,13 @@ def cpu_name() -> str:
     return f"{platform.processor()}, {CPUS} cores"
 
 
+TOKEN = secrets.token_hex(32)   # this benchmark's own cluster token: nothing is written to ~/.ray
+
+
 def env() -> dict:
-    # the Ray 2.60 head uses token authentication: drivers with an explicit address must say so
-    return {**os.environ, "PYTHONPATH": str(ROOT), "RAY_AUTH_MODE": "token", "ENAS_RAY_CPUS": "1",
-            "OMP_NUM_THREADS": "1"}
+    # the Ray 2.60 head uses token authentication: the head and every driver must carry the token
+    return {**os.environ, "PYTHONPATH": str(ROOT), "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": TOKEN,
+            "ENAS_RAY_CPUS": "1", "OMP_NUM_THREADS": "1"}
 
 
 def timed(cmd: list, cwd) -> float:
@@ -118,6 +123,11 @@ def report(out: dict):
             print(f"quick search, {mode}: median of {n}: wall {wall:.1f} s ({100 * (wall - here) / here:+.0f}% "
                   f"against {reference}), outside the engine {rest:.1f} s ({rest - here_rest:+.1f} s = "
                   f"{100 * (rest - here_rest) / here:+.0f}% of the {reference} wall time)  [{out['cpu']}]")
+    alone = out.get("ray_alone")
+    if alone:
+        print(f"Ray alone, ray.init(address='local') then ray.shutdown() in a fresh process, median of "
+              f"{len(alone['init_s'])}: {statistics.median(alone['init_s']):.1f} s + "
+              f"{statistics.median(alone['shutdown_s']):.1f} s  [{out['cpu']}]")
     t = out.get("throughput")
     if t:
         one, two = statistics.median(t["one_run_s"]), statistics.median(t["two_runs_s"])
@@ -135,7 +145,8 @@ def warm(runs: Path, address: str, reps: int, out: dict):
     import torch
 
     from enas.config import Config
-    from enas.executor import LocalExecutor, RayExecutor
+    from enas.executor import LocalExecutor
+    from enas.ray_executor import RayExecutor
     torch.set_num_threads(1)
     actor = RayExecutor(address, cpus=1)
     actor.check_shared(runs)   # once per process, as the app and a sweep do
@@ -168,33 +179,54 @@ def throughput(runs: Path, address: str, reps: int, out: dict):
                          "runs_per_min_2": 120 / two, "ratio": (120 / two) / (60 / one)}
 
 
+RAY_ALONE = """import time, ray
+t = time.perf_counter(); ray.init(address="local", include_dashboard=False, log_to_driver=False)
+u = time.perf_counter(); ray.shutdown(); print(u - t, time.perf_counter() - u)"""
+
+
+def ray_alone(runs: Path, address: str, reps: int, out: dict):
+    """Ray's own start and stop of a cluster in a fresh process (what `--ray local` adds), nothing of enas."""
+    starts, stops = [], []
+    for _ in range(reps):
+        done = subprocess.run([sys.executable, "-c", RAY_ALONE], env=env(), capture_output=True, text=True,
+                              check=True)
+        start, stop = map(float, done.stdout.split()[-2:])
+        starts.append(start)
+        stops.append(stop)
+    out["ray_alone"] = {"init_s": starts, "shutdown_s": stops,
+                        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "load": os.getloadavg()}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=2)
     ap.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / "ray.json"))
-    ap.add_argument("--parts", default="overhead,warm,throughput", help="which of overhead, warm, throughput")
+    ap.add_argument("--parts", default="overhead,warm,throughput,ray_alone",
+                    help="which of overhead, warm, throughput, ray_alone")
     ap.add_argument("--report", metavar="FILE", help="print the figures of a saved JSON, run nothing")
+    ap.add_argument("--merge", action="store_true", help="keep the other parts' figures already in --json")
     args = ap.parse_args()
     if args.report:
         return report(json.loads(Path(args.report).read_text()))
     os.environ.update(env())   # this process joins the cluster too (warm)
-    out = {"cpu": cpu_name(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-           "load_before": os.getloadavg()}
+    out = json.loads(Path(args.json).read_text()) if args.merge and Path(args.json).is_file() else {}
+    out.update({"cpu": cpu_name(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                "load_before": os.getloadavg()} if not out else {})
     print(f"{out['cpu']}; load average {out['load_before'][0]:.1f} at the start", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         head, address = start_head(work)
         try:
             for part in args.parts.split(","):
-                {"overhead": overhead, "warm": warm, "throughput": throughput}[part](work / "runs", address,
-                                                                                   args.reps, out)
+                parts = {"overhead": overhead, "warm": warm, "throughput": throughput, "ray_alone": ray_alone}
+                parts[part](work / "runs", address, args.reps, out)
         finally:
             head.send_signal(signal.SIGTERM)   # --block: the head stops its own processes
             head.wait(60)
             current = Path("/tmp/ray/ray_current_cluster")   # left behind; `ray.init()` would try it
             if current.is_file() and current.read_text().strip() == address:
                 current.unlink()
-    out["load_after"] = os.getloadavg()
+    out.setdefault("load_after", os.getloadavg())
     Path(args.json).write_text(json.dumps(out, indent=1) + "\n")
     report(out)
 

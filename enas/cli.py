@@ -135,7 +135,7 @@ def add_ray_flags(parser):
 
 def ray_executor(args):
     """The RayExecutor that --ray (or ENAS_RAY_ADDRESS) names, or None: run in this process."""
-    from .executor import RayExecutor, ray_address
+    from .ray_executor import RayExecutor, ray_address
     address = ray_address(getattr(args, "ray", None))
     return RayExecutor(address, getattr(args, "ray_cpus", None)) if address else None
 
@@ -222,7 +222,6 @@ def config_from_args(args) -> Config:
 
 def cmd_search(args, runs_dir) -> int:
     from .executor import follow
-    from .search import Engine, load_data
     dataset, executor = None, ray_executor(args)
     if "resume" in args:
         extra = sorted(k for k in vars(args) if k in SPECS or k in ("preset", "config", "name"))
@@ -232,12 +231,16 @@ def cmd_search(args, runs_dir) -> int:
         if store.status() in LIVE:
             raise StoreError(f"run {args.resume!r} is still running in another process")
         config = store.config()
+        if executor is not None:
+            executor.prepare(config)
     else:
         config = config_from_args(args)
         name = check_name(getattr(args, "name", None) or new_run_name())
         if executor is None:  # the data of a Ray run is loaded where it runs
+            from .search import load_data
             dataset = load_data(config)  # before the run folder exists: bad input leaves nothing behind
         else:
+            executor.prepare(config)   # the actor starts while the runs folder is checked and the run written
             executor.check_shared(runs_dir)
         store = RunStore.create(runs_dir, name, config)
     print(f"run {store.name} in {store.path}  (search space: {space_size(config.nodes, config.ops):,} architectures)")
@@ -247,6 +250,7 @@ def cmd_search(args, runs_dir) -> int:
         outcome = follow(job, progress_listener()) if job else "finished"
         print(f"run {store.name}: {outcome}" + (f" ({job.error})" if job and job.error else ""))
         return 0 if outcome == "finished" else 1
+    from .search import Engine   # torch: a launcher of Ray runs never imports it
     engine = Engine(config, store, [progress_listener()], dataset=dataset)
     return 0 if engine.run(phases) == "finished" else 1
 

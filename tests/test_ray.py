@@ -14,7 +14,8 @@ import torch
 
 from conftest import TINY, wait
 from enas.cli import main
-from enas.executor import HEARTBEAT_S, ExecutorError, FolderError, RayExecutor, checkpoint_epoch, open_for_actor
+from enas.executor import ExecutorError, checkpoint_epoch
+from enas.ray_executor import HEARTBEAT_S, FolderError, RayExecutor, open_for_actor
 from enas.runs import list_runs
 from enas.search import Engine
 from enas.store import Busy, RunStore
@@ -146,6 +147,21 @@ def test_the_app_runs_searches_as_actors_and_follows_them_like_local_ones(cluste
     assert live.status == "finished" and live.result == store.meta()["result"]
     assert len(live.history()) == TINY["epochs"] * TINY["controller_steps"] * TINY["controller_children"]
     get_registry.clear()
+
+
+def test_search_on_ray_from_the_command_line_starts_its_actor_before_writing_the_run(cluster, runs_dir,
+                                                                                   monkeypatch, capsys):
+    """`search --ray` creates the actor first (its process imports the engine while the runs folder is checked
+    and the run written), then runs the search in that actor, not in a second one."""
+    made, real = [], RayExecutor._actor
+    monkeypatch.setattr(RayExecutor, "_actor", lambda self, options: made.append(
+        (runs_dir / "cli-ray").exists()) or real(self, options))
+    flags = [f"--{k.replace('_', '-')}={v}" for k, v in TINY.items()]
+    assert main(["--runs-dir", str(runs_dir), "search", "--ray", "local", "--name", "cli-ray"] + flags) == 0
+    assert made == [False]                        # one actor, made before the run existed
+    store = RunStore.open(runs_dir, "cli-ray")
+    assert store.status() == "finished" and store.meta()["owner"]["kind"] == "ray"
+    assert "run cli-ray: finished" in capsys.readouterr().out
 
 
 def test_a_runs_folder_a_node_cannot_write_is_a_clear_error(executor, tmp_path):
