@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     rc.add_argument("--baseline", type=int, default=8, help="uniformly random architectures retrained (default 8)")
     rc.add_argument("--retrain-epochs", type=int, default=1, help="epochs of stand-alone training from scratch for "
                                                                   "every contestant (default 1)")
+    add_ray_flags(rc)
     add_config_flags(rc)
 
     sw = sub.add_parser("sweep", help="one configuration over seeds and field values (--controller enas,random), "
@@ -323,7 +324,11 @@ def cmd_race(args, runs_dir) -> int:
     config = config_from_args(args)
     seeds = parse_seeds(args.seeds)
     check_name(args.name)
-    result = race(config, runs_dir, args.name, seeds, args.baseline, args.retrain_epochs, [progress_listener()])
+    executor = ray_executor(args)   # the searches as Ray actors, all at once; retrainings here
+    if executor is not None:
+        executor.check_shared(runs_dir)
+    result = race(config, runs_dir, args.name, seeds, args.baseline, args.retrain_epochs, [progress_listener()],
+                  executor)
     print(f"\nrace {args.name}: {result['metric']} after {result['epochs']} epoch(s) of training from scratch")
     print(f"{'contestant':<14} {'seed':>4}  {'architecture':<44} {'val':>7} {'test':>7}")
     for side in ("enas", "random"):

@@ -23,8 +23,8 @@ from .store import RunStore, StoreError, write_text_atomic
 SIDES = ("enas", "random")
 
 
-def side_run(config, runs_dir, name: str, side: str, seed: int, listeners=()) -> Engine:
-    """The searched and derived run of one side and seed (made, or reopened and finished if it exists)."""
+def side_store(config, runs_dir, name: str, side: str, seed: int) -> RunStore:
+    """The run of one side and seed, made or reopened (refused if it exists with other settings)."""
     run = f"{name}-{side}-s{seed}"
     config = config.replace(controller=side, seed=seed)
     try:
@@ -34,12 +34,35 @@ def side_run(config, runs_dir, name: str, side: str, seed: int, listeners=()) ->
     if store.config() != config:
         raise StoreError(f"race run {run} exists with other settings; give the race another --name, or the "
                          "settings it was started with")
-    engine = Engine(config, store, listeners)
+    return store
+
+
+def side_run(config, runs_dir, name: str, side: str, seed: int, listeners=()) -> Engine:
+    """The searched and derived run of one side and seed (made, or reopened and finished if it exists)."""
+    store = side_store(config, runs_dir, name, side, seed)
+    engine = Engine(store.config(), store, listeners)
     if not store.events("derive_result"):
         if engine.run(("search", "derive")) != "finished":
-            raise StoreError(f"race run {run} was stopped; run the race again to resume it")
+            raise StoreError(f"race run {store.name} was stopped; run the race again to resume it")
     engine.best = Architecture.parse(store.meta()["best"])
     return engine
+
+
+def search_sides(config, runs_dir, name: str, seeds, executor, say=print):
+    """Search and derive every side and seed at once on `executor` (Ray actors across a cluster): the long part
+    of a race. Runs already derived are kept; `side_run` then finds each one done."""
+    jobs = []
+    for side in SIDES:
+        for seed in seeds:
+            store = side_store(config, runs_dir, name, side, seed)
+            if not store.events("derive_result"):
+                jobs.append(executor.resume(store, ("search", "derive")))
+                say(f"race run {store.name}: started")
+    for job in jobs:
+        if job.wait() != "finished":
+            raise StoreError(f"race run {job.store.name} ended {job.outcome}" + (f" ({job.error})" if job.error
+                             else "") + "; run the race again to resume it")
+        say(f"race run {job.store.name}: searched and derived")
 
 
 def retrained(engine: Engine, arch: Architecture, epochs: int, role: str) -> dict:
@@ -76,12 +99,16 @@ def verdict(result: dict) -> str:
             f"seed-to-seed spread, {budget}.")
 
 
-def race(config, runs_dir, name: str, seeds, baseline: int = 8, epochs: int = 1, listeners=()) -> dict:
-    """Run (or resume) the race; returns the table, also written to `<runs_dir>/races/<name>.json`."""
+def race(config, runs_dir, name: str, seeds, baseline: int = 8, epochs: int = 1, listeners=(),
+         executor=None) -> dict:
+    """Run (or resume) the race; returns the table, also written to `<runs_dir>/races/<name>.json`. With an
+    `executor` (Ray) the searches run there, all at once; the stand-alone retrainings run here."""
     seeds = list(seeds)
     if not seeds or baseline < 1 or epochs < 1:
         raise ValueError(f"a race needs at least one seed, baseline >= 1 and epochs >= 1, got seeds {seeds}, "
                          f"baseline {baseline}, epochs {epochs}")
+    if executor is not None:
+        search_sides(config, runs_dir, name, seeds, executor)
     result = {"name": name, "epochs": epochs, "seeds": seeds}
     first = None
     for side in SIDES:

@@ -17,6 +17,7 @@ from enas.cli import main
 from enas.executor import ExecutorError, checkpoint_epoch
 from enas.ray_executor import HEARTBEAT_S, FolderError, RayExecutor, open_for_actor
 from enas.runs import list_runs
+from enas.race import race
 from enas.search import Engine
 from enas.store import Busy, RunStore
 
@@ -162,6 +163,19 @@ def test_search_on_ray_from_the_command_line_starts_its_actor_before_writing_the
     store = RunStore.open(runs_dir, "cli-ray")
     assert store.status() == "finished" and store.meta()["owner"]["kind"] == "ray"
     assert "run cli-ray: finished" in capsys.readouterr().out
+
+
+def test_a_race_searches_every_side_as_an_actor_and_scores_as_it_does_here(executor, runs_dir, tmp_path, tiny):
+    """`race --ray`: the searches and derives of both sides and every seed run at once as actors (the long part),
+    the retrainings here; the table is the one a race run wholly in this process gives."""
+    config = tiny(epochs=1)
+    on_ray = race(config, runs_dir, "rr", [0, 1], baseline=2, epochs=1, executor=executor)
+    for side in ("enas", "random"):
+        for seed in (0, 1):
+            meta = RunStore.open(runs_dir, f"rr-{side}-s{seed}").meta()
+            assert meta["owner"]["kind"] == "ray" and meta["pid"] != os.getpid()
+    assert on_ray == race(config, tmp_path / "here", "rr", [0, 1], baseline=2, epochs=1)
+    assert race(config, runs_dir, "rr", [0, 1], baseline=2, epochs=1, executor=executor) == on_ray   # all reused
 
 
 def test_a_runs_folder_a_node_cannot_write_is_a_clear_error(executor, tmp_path):
