@@ -76,6 +76,29 @@ def retrained(engine: Engine, arch: Architecture, epochs: int, role: str) -> dic
     return {"arch": str(arch), **accs}
 
 
+def retrain_all(config, runs_dir, name: str, seeds, baseline: list, epochs: int, executor, say=print):
+    """Every retraining the race still needs, at once on `executor` (Ray tasks): each side's derived architecture
+    in its own run, the baseline's in the first ENAS run. Each result is kept as a `race_child` event, where
+    `retrained` then finds it."""
+    todo = {}
+    for side in SIDES:
+        for seed in seeds:
+            store = side_store(config, runs_dir, name, side, seed)
+            todo[(store.name, store.meta()["best"])] = (store, side)
+    first = side_store(config, runs_dir, name, SIDES[0], seeds[0])
+    for a in baseline:
+        todo.setdefault((first.name, str(a)), (first, "baseline"))
+    todo = {k: v for k, v in todo.items() if not any(e["arch"] == k[1] and e["epochs"] == epochs
+                                                     for e in v[0].events("race_child"))}
+    if not todo:
+        return
+    say(f"race {name}: {len(todo)} retrainings from scratch, at once")
+    results = executor.standalone([(store.config(), arch) for (_, arch), (store, _) in todo.items()], epochs, "race")
+    for ((_, arch), (store, role)), accs in zip(todo.items(), results):
+        store.log("race_child", {"arch": arch, "role": role, "epochs": epochs, **accs}, store.config().epochs)
+        store.commit()
+
+
 def summary(values: list) -> dict:
     """Mean, standard deviation (0 for one value) and count."""
     return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
@@ -102,13 +125,15 @@ def verdict(result: dict) -> str:
 def race(config, runs_dir, name: str, seeds, baseline: int = 8, epochs: int = 1, listeners=(),
          executor=None) -> dict:
     """Run (or resume) the race; returns the table, also written to `<runs_dir>/races/<name>.json`. With an
-    `executor` (Ray) the searches run there, all at once; the stand-alone retrainings run here."""
+    `executor` (Ray) the searches run there, all at once, and then the stand-alone retrainings, all at once."""
     seeds = list(seeds)
     if not seeds or baseline < 1 or epochs < 1:
         raise ValueError(f"a race needs at least one seed, baseline >= 1 and epochs >= 1, got seeds {seeds}, "
                          f"baseline {baseline}, epochs {epochs}")
+    archs = RandomSampler(config.nodes, config.ops).sample(baseline, generator=stream(seeds[0], "race-baseline")).archs
     if executor is not None:
         search_sides(config, runs_dir, name, seeds, executor)
+        retrain_all(config, runs_dir, name, seeds, archs, epochs, executor)
     result = {"name": name, "epochs": epochs, "seeds": seeds}
     first = None
     for side in SIDES:
@@ -118,7 +143,6 @@ def race(config, runs_dir, name: str, seeds, baseline: int = 8, epochs: int = 1,
             first = first or engine
             rows.append({"seed": seed, **retrained(engine, engine.best, epochs, side)})
         result[side] = rows
-    archs = RandomSampler(config.nodes, config.ops).sample(baseline, generator=stream(seeds[0], "race-baseline")).archs
     result["baseline"] = [retrained(first, a, epochs, "baseline") for a in archs]
     score = "test_acc" if first.test_data is not None else "val_acc"
     result["metric"] = "test accuracy (whole test split)" if score == "test_acc" else "validation accuracy"

@@ -133,6 +133,27 @@ class RayExecutor(Executor):
         return RayJob(self.ray, store, actor, ref, token)
 
 
+    def standalone(self, items: list, epochs: int, kind: str) -> list:
+        """Validation and test accuracy ({val_acc, test_acc}) of each (config, architecture) trained from scratch
+        for `epochs` epochs with its run's recipe and seed, all at once as Ray tasks (each asking for what a run
+        of that config asks for), in the order given. The tasks write nothing: the caller keeps the results."""
+        task = self.ray.remote(standalone_task)
+        refs = [task.options(max_retries=RESTARTS, **self.resources(config)).remote(
+            config.to_dict(), str(arch), epochs, kind, self.resources(config)["num_cpus"]) for config, arch in items]
+        return self.ray.get(refs)
+
+
+def standalone_task(config: dict, arch: str, epochs: int, kind: str, threads: int) -> dict:
+    """On a Ray worker: `Engine.standalone_accuracy` of `arch` under `config` (same seeds, same result as here)."""
+    import torch
+
+    from .config import Config
+    from .search import Engine
+    from .space import Architecture
+    torch.set_num_threads(threads)
+    return Engine(Config.from_stored(config)).standalone_accuracy(Architecture.parse(arch), epochs, kind)
+
+
 def connect(ray, address: str):
     """Join the cluster at `address` once per process; another address later is refused."""
     if ray.is_initialized():

@@ -165,11 +165,14 @@ def test_search_on_ray_from_the_command_line_starts_its_actor_before_writing_the
     assert "run cli-ray: finished" in capsys.readouterr().out
 
 
-def test_a_race_searches_every_side_as_an_actor_and_scores_as_it_does_here(executor, runs_dir, tmp_path, tiny):
-    """`race --ray`: the searches and derives of both sides and every seed run at once as actors (the long part),
-    the retrainings here; the table is the one a race run wholly in this process gives."""
+def test_a_race_on_ray_searches_and_retrains_there_and_scores_as_it_does_here(executor, runs_dir, tmp_path, tiny,
+                                                                              monkeypatch):
+    """`race --ray`: the searches and derives of both sides and every seed run at once as actors, then every
+    retraining at once as a task; the table is the one a race run wholly in this process gives."""
     config = tiny(epochs=1)
-    on_ray = race(config, runs_dir, "rr", [0, 1], baseline=2, epochs=1, executor=executor)
+    with monkeypatch.context() as m:
+        m.setattr(Engine, "standalone_accuracy", lambda *a, **k: pytest.fail("a retraining ran here, not on Ray"))
+        on_ray = race(config, runs_dir, "rr", [0, 1], baseline=2, epochs=1, executor=executor)
     for side in ("enas", "random"):
         for seed in (0, 1):
             meta = RunStore.open(runs_dir, f"rr-{side}-s{seed}").meta()
