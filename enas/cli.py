@@ -80,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                     "the rest of its ranking (default 8)")
     r.add_argument("--epochs", type=int, default=1, help="epochs of stand-alone training each, with the run's "
                                                          "final-training recipe (default 1)")
+    add_ray_flags(r)   # the retrainings as Ray tasks, all at once
 
     sh = sub.add_parser("show", help="describe an architecture (string or JSON file) or a run")
     sh.add_argument("what", help="an architecture in any format (e.g. 'c3 c5:1', an ENAS fixed_arc, JSON, NNI "
@@ -297,7 +298,8 @@ def cmd_phase(args, runs_dir, phase) -> int:
         phase = lambda: engine.derive(args.samples, args.recheck, args.recheck_epochs)  # noqa: E731
     elif phase == "rankcheck":
         plan(store, args.k, args.epochs)  # refuse before the run is touched
-        phase = lambda: print_rank_check(rank_check(engine, args.k, args.epochs))  # noqa: E731
+        ray = ray_executor(args)
+        phase = lambda: print_rank_check(rank_check(engine, args.k, args.epochs, ray))  # noqa: E731
     else:
         arch = read_arch(args.arch) if args.arch else None
         mode = args.mode or engine.config.final_mode

@@ -60,19 +60,26 @@ def plan(store, k: int, epochs: int) -> list:
     return pick_spread(ranking, k)
 
 
-def rank_check(engine, k: int = 8, epochs: int = 1) -> dict:
-    """Run the rank check on a searched and derived run; returns (and stores) the table and the statistics."""
+def rank_check(engine, k: int = 8, epochs: int = 1, executor=None) -> dict:
+    """Run the rank check on a searched and derived run; returns (and stores) the table and the statistics.
+    With an `executor` (Ray) the retrainings run there, all at once."""
     store = engine.store
     picks = plan(store, k, epochs)
     done = {e["arch"]: e["standalone_acc"] for e in store.events("rankcheck_child") if e["epochs"] == epochs}
     store.set_meta(phase="rankcheck")
     engine.set_status("running", f"rank check: retraining {len(picks)} architectures from scratch, "
-                                 f"{epochs} epoch(s) each")
+                                 f"{epochs} epoch(s) each" + (" at once, on Ray" if executor is not None else ""))
+    ready = {}   # on Ray: every retraining at once, before the loop records them in order
+    todo = list(dict.fromkeys(r["arch"] for r in picks if r["arch"] not in done))
+    if executor is not None and todo:
+        ready = dict(zip(todo, executor.standalone([(engine.config, a) for a in todo], epochs, "rankcheck")))
     rows = []
     for n, r in enumerate(picks):
         engine.wait()
         if r["arch"] not in done:
-            done[r["arch"]] = engine.standalone_accuracy(Architecture.parse(r["arch"]), epochs, "rankcheck")["val_acc"]
+            accs = ready.get(r["arch"]) or engine.standalone_accuracy(Architecture.parse(r["arch"]), epochs,
+                                                                       "rankcheck")
+            done[r["arch"]] = accs["val_acc"]
             engine.emit("rankcheck_child", engine.epoch, n, arch=r["arch"], shared_acc=r["val_acc"],
                         standalone_acc=done[r["arch"]], epochs=epochs, progress=(n + 1) / len(picks))
         rows.append({"arch": r["arch"], "shared_acc": r["val_acc"], "standalone_acc": done[r["arch"]]})

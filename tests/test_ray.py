@@ -18,6 +18,7 @@ from enas.executor import ExecutorError, checkpoint_epoch
 from enas.ray_executor import HEARTBEAT_S, FolderError, RayExecutor, open_for_actor
 from enas.runs import list_runs
 from enas.race import race
+from enas.rankcheck import rank_check
 from enas.search import Engine
 from enas.store import Busy, RunStore
 
@@ -179,6 +180,22 @@ def test_a_race_on_ray_searches_and_retrains_there_and_scores_as_it_does_here(ex
             assert meta["owner"]["kind"] == "ray" and meta["pid"] != os.getpid()
     assert on_ray == race(config, tmp_path / "here", "rr", [0, 1], baseline=2, epochs=1)
     assert race(config, runs_dir, "rr", [0, 1], baseline=2, epochs=1, executor=executor) == on_ray   # all reused
+
+
+def test_a_rank_check_on_ray_retrains_there_and_gives_the_table_it_gives_here(executor, runs_dir, tmp_path,
+                                                                             tiny, monkeypatch):
+    config = tiny(derive_samples=8)
+    tables = []
+    for where, ray in ((runs_dir, executor), (tmp_path / "here", None)):
+        store = RunStore.create(where, "rc", config)
+        engine = Engine(config, store)
+        engine.run(("search", "derive"))
+        with monkeypatch.context() as m:
+            if ray is not None:
+                m.setattr(Engine, "standalone_accuracy", lambda *a, **k: pytest.fail("retrained here, not on Ray"))
+            tables.append(rank_check(engine, k=4, epochs=1, executor=ray))
+        assert len(store.events("rankcheck_child")) == 4          # each retraining recorded in the run, once
+    assert tables[0] == tables[1]
 
 
 def test_a_runs_folder_a_node_cannot_write_is_a_clear_error(executor, tmp_path):
