@@ -305,7 +305,8 @@ def test_final_training_clips_gradients_at_every_precision(runs_dir, precision):
 def test_final_training_follows_its_cosine_and_its_sgd_settings(runs_dir, monkeypatch, momentum):
     """Every final step's rate is final_lr * (1 + cos(pi * t / epochs)) / 2 at t = epoch + step / steps (down to
     0, hand-computed here), with SGD's Nesterov momentum (off when momentum is 0) and the run's weight decay."""
-    config = tiny_config(final_lr=0.2, momentum=momentum, weight_decay=3e-4, steps_per_epoch=4)
+    config = tiny_config(final_lr=0.2, momentum=momentum, weight_decay=3e-4, steps_per_epoch=4, first_node_bn=True,
+                         dropout=0.2)
     engine = Engine(config)
     seen = []
     real = Engine.train_step
@@ -316,7 +317,11 @@ def test_final_training_follows_its_cosine_and_its_sgd_settings(runs_dir, monkey
         return real(self, forward, x, y, opt, scaler, params)
 
     monkeypatch.setattr(Engine, "train_step", spy)
-    engine.train_child(Architecture.parse("c3 c5:1 c1:01"), "scratch", 2, "final")
+    arch = Architecture.parse("c3 c5:1 c1:01")
+    net, _, steps = engine.train_child(arch, "scratch", 2, "final")
+    assert steps == 8 and net.dropout.p == 0.2                 # the run's child: its dropout, its first node's BN
+    assert net.state_dict().keys() == ChildNet(arch, config.channels, engine.classes, 0.2, True).state_dict().keys()
+    assert net.state_dict().keys() != ChildNet(arch, config.channels, engine.classes, 0.2, False).state_dict().keys()
     ts = [0, 0.25, 0.5, 0.75, 1, 1.25, 1.5, 1.75]
     assert [lr for lr, *_ in seen] == pytest.approx([0.1 * (1 + math.cos(math.pi * t / 2)) for t in ts])
     assert {tuple(rest) for _, *rest in seen} == {(momentum, momentum > 0, 3e-4)}
