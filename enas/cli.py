@@ -326,7 +326,7 @@ def cmd_race(args, runs_dir) -> int:
     config = config_from_args(args)
     seeds = parse_seeds(args.seeds)
     check_name(args.name)
-    executor = ray_executor(args)   # the searches as Ray actors, all at once; retrainings here
+    executor = ray_executor(args)   # the searches as Ray actors, then the retrainings as tasks, all at once
     if executor is not None:
         executor.check_shared(runs_dir)
     result = race(config, runs_dir, args.name, seeds, args.baseline, args.retrain_epochs, [progress_listener()],

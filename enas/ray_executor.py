@@ -137,9 +137,11 @@ class RayExecutor(Executor):
         """Validation and test accuracy ({val_acc, test_acc}) of each (config, architecture) trained from scratch
         for `epochs` epochs with its run's recipe and seed, all at once as Ray tasks (each asking for what a run
         of that config asks for), in the order given. The tasks write nothing: the caller keeps the results."""
-        task = self.ray.remote(standalone_task)
-        refs = [task.options(max_retries=RESTARTS, **self.resources(config)).remote(
-            config.to_dict(), str(arch), epochs, kind, self.resources(config)["num_cpus"]) for config, arch in items]
+        task, refs = self.ray.remote(standalone_task), []
+        for config, arch in items:
+            options = self.resources(config)
+            refs.append(task.options(max_retries=RESTARTS, **options).remote(config.to_dict(), str(arch), epochs, kind,
+                                                                             options["num_cpus"]))
         return self.ray.get(refs)
 
 
@@ -162,6 +164,7 @@ def connect(ray, address: str):
             raise ExecutorError(f"this process already runs on the Ray cluster at {joined}; restart it to use "
                                 f"{address}")
         return
+    check_reachable(address)
     kwargs = {} if address.startswith("ray://") else {"log_to_driver": False}
     if address == "local":
         kwargs["include_dashboard"] = False
@@ -171,6 +174,20 @@ def connect(ray, address: str):
         raise ExecutorError(f"cannot join the Ray cluster at {address}: {str(e).splitlines()[0] if str(e) else e!r}") \
             from None
     _connected["address"] = address
+
+
+def check_reachable(address: str, timeout: float = 5.0):
+    """A HOST:PORT (or ray://HOST:PORT) that nothing answers on is a clear error within `timeout` seconds: Ray
+    itself would retry for minutes, printing warnings. `auto` and `local` are Ray's to resolve."""
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as e:
+        raise ExecutorError(f"cannot reach the Ray cluster at {address} ({e.strerror or type(e).__name__}): is "
+                            "`ray start --head` running there, and is this the port it printed? (README, "
+                            "'Many machines')") from None
 
 
 def write_probe(runs_dir: str, node: str, token: str) -> str:

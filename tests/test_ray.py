@@ -5,6 +5,7 @@ The tests that need Ray are skipped, with the reason, where it is not installed.
 import builtins
 import os
 import signal
+import socket
 import sys
 import time
 from pathlib import Path
@@ -15,7 +16,7 @@ import torch
 from conftest import TINY, wait
 from enas.cli import main
 from enas.executor import ExecutorError, checkpoint_epoch
-from enas.ray_executor import HEARTBEAT_S, FolderError, RayExecutor, open_for_actor
+from enas.ray_executor import HEARTBEAT_S, FolderError, RayExecutor, check_reachable, open_for_actor
 from enas.runs import list_runs
 from enas.race import race
 from enas.rankcheck import rank_check
@@ -206,6 +207,19 @@ def test_a_runs_folder_a_node_cannot_write_is_a_clear_error(executor, tmp_path):
         executor.check_shared(blocked)
     executor.check_shared(tmp_path)   # a folder every node writes and this process sees
     assert not list(tmp_path.glob(".probe-*"))
+
+
+def test_an_address_nothing_answers_on_is_a_clear_error_at_once():
+    """Ray itself retries such an address for minutes, printing warnings; the check answers in well under one."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]                 # free again once closed: nothing listens there
+    for address in (f"127.0.0.1:{port}", f"ray://127.0.0.1:{port}"):
+        with pytest.raises(ExecutorError, match=rf"cannot reach the Ray cluster at {address} \(.*\): is `ray start "
+                                                "--head` running there"):
+            check_reachable(address)
+    for address in ("auto", "local"):
+        check_reachable(address)                  # Ray's to resolve
 
 
 def test_a_worker_that_does_not_see_the_run_says_the_folder_must_be_shared(tmp_path):
