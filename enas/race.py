@@ -48,16 +48,14 @@ def side_run(config, runs_dir, name: str, side: str, seed: int, listeners=()) ->
     return engine
 
 
-def search_sides(config, runs_dir, name: str, seeds, executor, say=print):
-    """Search and derive every side and seed at once on `executor` (Ray actors across a cluster): the long part
-    of a race. Runs already derived are kept; `side_run` then finds each one done."""
+def search_sides(stores: list, executor, say=print):
+    """Search and derive every side's run at once on `executor` (Ray actors across a cluster): the long part of
+    a race. Runs already derived are kept; `side_run` then finds each one done."""
     jobs = []
-    for side in SIDES:
-        for seed in seeds:
-            store = side_store(config, runs_dir, name, side, seed)
-            if not store.events("derive_result"):
-                jobs.append(executor.resume(store, ("search", "derive")))
-                say(f"race run {store.name}: started")
+    for store in stores:
+        if not store.events("derive_result"):
+            jobs.append(executor.resume(store, ("search", "derive")))
+            say(f"race run {store.name}: started")
     for job in jobs:
         if job.wait() != "finished":
             raise StoreError(f"race run {job.store.name} ended {job.outcome}" + (f" ({job.error})" if job.error
@@ -76,27 +74,22 @@ def retrained(engine: Engine, arch: Architecture, epochs: int, role: str) -> dic
     return {"arch": str(arch), **accs}
 
 
-def retrain_all(config, runs_dir, name: str, seeds, baseline: list, epochs: int, executor, say=print):
+def retrain_all(stores: list, baseline: list, epochs: int, executor, say=print):
     """Every retraining the race still needs, at once on `executor` (Ray tasks): each side's derived architecture
-    in its own run, the baseline's in the first ENAS run. Each result is kept as a `race_child` event, where
+    in its own run, the baseline's in the first (ENAS) run. Each result is kept as a `race_child` event, where
     `retrained` then finds it."""
-    todo = {}
-    for side in SIDES:
-        for seed in seeds:
-            store = side_store(config, runs_dir, name, side, seed)
-            todo[(store.name, store.meta()["best"])] = (store, side)
-    first = side_store(config, runs_dir, name, SIDES[0], seeds[0])
+    todo = {(store.name, store.meta()["best"]): (store, store.config().controller) for store in stores}
     for a in baseline:
-        todo.setdefault((first.name, str(a)), (first, "baseline"))
+        todo.setdefault((stores[0].name, str(a)), (stores[0], "baseline"))
     todo = {k: v for k, v in todo.items() if not any(e["arch"] == k[1] and e["epochs"] == epochs
                                                      for e in v[0].events("race_child"))}
-    if not todo:
-        return
-    say(f"race {name}: {len(todo)} retrainings from scratch, at once")
-    results = executor.standalone([(store.config(), arch) for (_, arch), (store, _) in todo.items()], epochs, "race")
-    for ((_, arch), (store, role)), accs in zip(todo.items(), results):
-        store.log("race_child", {"arch": arch, "role": role, "epochs": epochs, **accs}, store.config().epochs)
-        store.commit()
+    if todo:
+        say(f"race: {len(todo)} retrainings from scratch, at once")
+        results = executor.standalone([(store.config(), arch) for (_, arch), (store, _) in todo.items()], epochs,
+                                      "race")
+        for ((_, arch), (store, role)), accs in zip(todo.items(), results):
+            store.log("race_child", {"arch": arch, "role": role, "epochs": epochs, **accs}, store.config().epochs)
+            store.commit()
 
 
 def summary(values: list) -> dict:
@@ -131,9 +124,10 @@ def race(config, runs_dir, name: str, seeds, baseline: int = 8, epochs: int = 1,
         raise ValueError(f"a race needs at least one seed, baseline >= 1 and epochs >= 1, got seeds {seeds}, "
                          f"baseline {baseline}, epochs {epochs}")
     archs = RandomSampler(config.nodes, config.ops).sample(baseline, generator=stream(seeds[0], "race-baseline")).archs
-    if executor is not None:
-        search_sides(config, runs_dir, name, seeds, executor)
-        retrain_all(config, runs_dir, name, seeds, archs, epochs, executor)
+    if executor is not None:   # the first store is the first seed's ENAS run, which holds the baseline
+        stores = [side_store(config, runs_dir, name, side, seed) for side in SIDES for seed in seeds]
+        search_sides(stores, executor)
+        retrain_all(stores, archs, epochs, executor)
     result = {"name": name, "epochs": epochs, "seeds": seeds}
     first = None
     for side in SIDES:
