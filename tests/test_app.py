@@ -198,14 +198,13 @@ def test_runs_of_other_processes_are_followed_and_interrupted_ones_resumable(run
     store.log("child_step", {"loss": 1.5, "acc": 0.2, "lr": 0.1, "arch": "c5", "images_per_s": 10.0,
                              "progress": 1.0}, 0, 2)
     store.commit()
-    time.sleep(0.6)
-    assert registry.view("cli-run").live.series("child.loss")["child.loss"] == ([1, 2], [2.0, 1.5])
+    wait(lambda: registry.view("cli-run").live.series("child.loss")["child.loss"] == ([1, 2], [2.0, 1.5]),
+         what="the followed run's second step")
     at = new_app()
     assert at.selectbox(key="view").value == "cli-run"
     assert any("another process" in c.value for c in at.caption) and not any(b.label == "Pause" for b in at.button)
     store.set_meta(pid=2**22 + 12345)               # its process died: interrupted
-    time.sleep(0.6)
-    assert registry.view("cli-run").live.status == "interrupted"
+    wait(lambda: registry.view("cli-run").live.status == "interrupted", what="the followed run interrupted")
     at.run()
     assert button(at, "Resume run") and pictures(at)
 

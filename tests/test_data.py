@@ -5,7 +5,6 @@ import io
 import os
 import pickle
 import tarfile
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -58,9 +57,7 @@ def cache_dir(tmp_path):
 
 
 def test_make_shapes_deterministic_fast_and_balanced():
-    t = time.time()
-    x, y = make_shapes(14_000, seed=0)
-    assert time.time() - t < 15  # about 1 s on 2 cores
+    x, y = make_shapes(14_000, seed=0)   # its speed is in benchmarks/bench_data.py
     assert x.dtype == torch.uint8 and x.shape == (14_000, 3, 32, 32) and x.is_contiguous()
     assert y.dtype == torch.int64 and y.shape == (14_000,)
     counts = torch.bincount(y, minlength=10)
@@ -392,20 +389,15 @@ def test_folder_nested_subfolders_and_progress(tmp_path, cache_dir, capsys):
 
 @pytest.mark.skipif(not SHARED_TRAIN.is_dir(), reason="../shared/data/cifar10-jpeg/train is not here")
 def test_shared_cifar10_jpeg_folder(tmp_path):
-    t = time.time()
     d = load_dataset(f"folder:{SHARED_TRAIN}", data_dir=str(tmp_path), train_subset=5000)
-    first = time.time() - t
     assert d.classes == ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
                          "truck"]
     assert (len(d.train), len(d.val), len(d.test)) == (5000, 5000, 5000)
     assert torch.bincount(d.test.labels).tolist() == [500] * 10
     assert 0.4 < d.mean[0] < 0.55 and 0.2 < d.std[0] < 0.3  # CIFAR-10 statistics
-    t = time.time()
     d2 = load_dataset(f"folder:{SHARED_TRAIN}", data_dir=str(tmp_path), train_subset=5000)
-    second = time.time() - t
-    assert any("from the cache" in n for n in d2.notes)
+    assert any("from the cache" in n for n in d2.notes)   # read back, not decoded again
     assert torch.equal(d.val.images, d2.val.images)
-    assert second < first
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -112,15 +112,14 @@ def test_two_actors_never_write_one_run(executor, runs_dir, tiny):
     other.set_meta(owner={"id": "taken-over", "kind": "ray", "host": "elsewhere", "pid": 1})   # as a resume elsewhere
     taken = time.time()
     assert job.wait(60) == "refused" and "launched again" in job.error   # it exited; its restart was refused
-    late = [e for e in store.events() if e["t"] > taken + HEARTBEAT_S + 1]
+    late = [e for e in store.events() if e["t"] > taken + 2 * HEARTBEAT_S]   # it checks once a heartbeat
     assert not late and store.meta()["owner"]["id"] == "taken-over"
 
 
 def test_a_run_the_cluster_cannot_place_is_queued_until_taken_off_the_queue(executor, runs_dir, tiny):
     store = RunStore.create(runs_dir, "gpu", tiny(device="cuda"))   # one GPU, on a cluster that has none
     job = executor.start(store, ("search",))
-    time.sleep(2)
-    assert {r["name"]: r["status"] for r in list_runs(runs_dir)}["gpu"] == "queued"
+    wait(lambda: {r["name"]: r["status"] for r in list_runs(runs_dir)}["gpu"] == "queued", 60, "the queued status")
     assert "waiting for the Ray cluster to free 1 GPU" in store.meta()["message"] and job.thread.is_alive()
     job.stop()
     assert job.wait(30) == "stopped" and store.status() == "stopped"
@@ -263,5 +262,5 @@ def test_claim_lets_one_launch_write_and_takes_over_only_from_a_dead_holder(tiny
     store.set_meta(host="another-machine", heartbeat=time.time())
     monkeypatch.setattr("enas.store.STALE_S", 0.5)
     started = time.monotonic()
-    store.claim(me, wait=5)                           # another machine's holder: once its heartbeat is stale
-    assert 0.4 < time.monotonic() - started < 3 and store.meta()["owner"] == me
+    store.claim(me, wait=30)                          # another machine's holder: once its heartbeat is stale,
+    assert 0.4 < time.monotonic() - started < 30 and store.meta()["owner"] == me   # not when the wait runs out

@@ -7,7 +7,7 @@ import time
 import pytest
 import torch
 
-from conftest import tiny_config
+from conftest import tiny_config, wait
 from enas.model import ChildNet
 from enas.control import Control
 from enas.children import cosine_lr, evaluate
@@ -109,16 +109,16 @@ def test_pause_resume_and_stop_act_within_a_step_from_another_thread(runs_dir):
     engine = Engine(config, store, [lambda e: e["kind"] == "child_step" and steps.append(e["step"])])
     thread = threading.Thread(target=engine.run, daemon=True)
     thread.start()
-    while len(steps) < 3:
-        time.sleep(0.01)
+    wait(lambda: len(steps) >= 3, what="three steps")
+    asked = len(steps)
     engine.control.pause()
-    time.sleep(0.5)  # any step in flight finishes
+    wait(lambda: store.status() == "paused", what="the pause")   # set between two steps, before it blocks
     paused_at = len(steps)
-    time.sleep(1.0)
-    assert len(steps) <= paused_at + 1 and store.status() == "paused"
+    assert paused_at <= asked + 1                                  # at most the step under way finished
+    time.sleep(1.0)                                                # nothing happens while paused
+    assert len(steps) == paused_at and store.status() == "paused" and thread.is_alive()
     engine.control.resume()
-    while len(steps) < paused_at + 3:
-        time.sleep(0.01)
+    wait(lambda: len(steps) >= paused_at + 3, what="training to go on")
     assert store.status() == "running"
     engine.control.stop()
     thread.join(timeout=10)
@@ -170,10 +170,7 @@ def test_non_finite_loss_pauses_naming_the_step_and_resume_restarts_from_the_che
     engine = holder["engine"] = Engine(config, store, [poison])
     thread = threading.Thread(target=engine.run, daemon=True)
     thread.start()
-    deadline = time.time() + 60
-    while store.status() != "paused" and time.time() < deadline:
-        time.sleep(0.05)
-    assert store.status() == "paused"
+    wait(lambda: store.status() == "paused", what="the pause on a non-finite loss")
     message = store.meta()["message"]
     assert "non-finite loss" in message and "at step 6 (epoch 1)" in message
     assert "continue from the last checkpoint (epoch 1)" in message
@@ -204,9 +201,7 @@ def test_a_failed_checkpoint_write_pauses_keeps_the_old_one_and_retries(runs_dir
     engine = Engine(config, store)
     thread = threading.Thread(target=engine.run, daemon=True)
     thread.start()
-    deadline = time.time() + 60
-    while store.status() != "paused" and time.time() < deadline:
-        time.sleep(0.05)
+    wait(lambda: store.status() == "paused", what="the pause on a failed checkpoint write")
     assert "could not write the checkpoint of epoch 2" in store.meta()["message"]
     assert "No space left on device" in store.meta()["message"]
     assert [p.name for p in store.checkpoints()] == ["ckpt-00001.pt"]

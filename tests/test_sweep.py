@@ -6,13 +6,12 @@ import json
 import math
 import re
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import TINY
+from conftest import TINY, wait
 from enas.cli import main
 from enas.config import ConfigError
 from enas.executor import LocalExecutor, remaining_phases
@@ -146,9 +145,7 @@ def test_the_app_draws_a_sweep_as_a_group_and_resumes_its_unfinished_runs(tiny, 
     assert any("**Sweep grp**: 2 runs, 2 group(s) x 1 seed(s)" in m.value for m in at.markdown)
     next(b for b in at.button if b.label == "Resume 1 unfinished run(s)").click().run()   # never started: started
     registry = get_registry(str(runs_dir.resolve()))
-    end = time.monotonic() + 60
-    while time.monotonic() < end and registry.active():
-        time.sleep(0.1)
+    wait(lambda: not registry.active(), what="the resumed sweep run")
     assert summary(p, runs_dir)["unfinished"] == [] and not at.exception
     at.run()
     assert not any(b.label.startswith("Resume") and "unfinished" in b.label for b in at.button)
