@@ -6,7 +6,6 @@ same searches. Worker threads only drive an `Engine` and feed its `LiveRun`; the
 from __future__ import annotations
 
 import collections
-import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -16,14 +15,16 @@ import streamlit as st
 
 from enas.config import Config
 from enas.datacheck import check_dataset
+from enas.hardware import auto_threads, resolve_threads, threads_text
 from enas.live import LiveRun
 from enas.runs import delete_run, new_run_name
 from enas.store import LIVE, RunStore, StoreError, failure
 
 
 def engine_threads() -> int:
-    """Torch threads of a search run by the app: one core fewer than the machine has, left to the page."""
-    return max(1, (os.cpu_count() or 2) - 1)
+    """Torch threads of a search run by the app with threads auto: `enas.hardware.auto_threads` (one CPU fewer
+    than the machine has, left to the page; the engine sets the run's `threads` field itself)."""
+    return auto_threads()
 
 
 OPENED_CAP = 8          # finished runs kept open (replayed) at once
@@ -50,6 +51,11 @@ class Entry:
     @property
     def label(self) -> str:
         return run_label(self.name, self.config.controller) + (" · recorded, read-only" if self.read_only else "")
+
+    @property
+    def threads(self) -> str:
+        """The torch threads the run trains with, as the header shows them."""
+        return threads_text(self.config.threads)
 
     @property
     def running_here(self) -> bool:
@@ -80,9 +86,12 @@ class Registry:
     def start(self, config: Config, name: str | None = None, phases=("search",), ray: str | None = None) -> str:
         """Create a run and start searching it in a background thread, or as an actor on the Ray cluster at
         `ray`; returns its name. A dataset that cannot be loaded (`check_dataset`) raises DataError and creates
-        no run, and so does a cluster that cannot be used (ExecutorError)."""
+        no run, and so does a cluster that cannot be used (ExecutorError). Threads auto becomes a number here,
+        stored with the run (the CLI does the same: one seed, one result)."""
         check_dataset(config)
         executor = self._ray(ray)
+        config = config.replace(threads=executor.threads(config) if executor is not None
+                                else resolve_threads(config.threads))
         if executor is not None:
             executor.check_shared(self.runs_dir)
         store = RunStore.create(self.runs_dir, name or new_run_name(config.controller), config)
@@ -165,9 +174,7 @@ class Registry:
         """The worker thread: build the engine, run the phases; every failure ends in a failed status."""
         store, live = entry.store, entry.live
         try:
-            import torch
-            from enas.search import Engine
-            torch.set_num_threads(engine_threads())
+            from enas.search import Engine   # it sets the run's torch threads (its config's) on this thread
             engine = Engine(store.config(), store, [], entry.control)
             if resume:
                 engine.restore()

@@ -35,6 +35,10 @@ SPECS = {
     "seed": Spec(int, "random seed; same seed and config give the same run", "run", 0, 2**31 - 1),
     "device": Spec(str, "where to train", "run", choices=("auto", "cpu", "cuda")),
     "precision": Spec(str, "fp32, or bf16/fp16 mixed precision (autocast)", "run", choices=("fp32", "bf16", "fp16")),
+    "threads": Spec(int, "torch threads on the CPU (0: auto: OMP_NUM_THREADS if set, else one fewer than the CPUs "
+                    "this process may use, at most 8; on Ray the CPUs a run asks for). Results depend on the count, "
+                    "so auto becomes a number when the run starts, stored with it: the same seed and config give "
+                    "the same run wherever it is started", "run", 0, 1024),
     "keep_checkpoints": Spec(int, "how many recent checkpoints to keep", "run", 1, 100),
     # data
     "dataset": Spec(str, "cifar10, shapes (built in, offline; shapes:N for a pool of N images), auto or folder:PATH",
@@ -120,6 +124,7 @@ class Config:
     seed: int = 0
     device: str = "auto"
     precision: str = "fp32"
+    threads: int = 0
     keep_checkpoints: int = 2
     dataset: str = "cifar10"
     data_dir: str | None = None
@@ -220,6 +225,13 @@ class Config:
 
     def replace(self, **changes) -> "Config":
         return Config.from_dict({**self.to_dict(), **changes})
+
+    def same_run(self, other: "Config") -> bool:
+        """Whether a run stored with `self` is the run `other` asks for: equal, or equal but for a `threads` of 0
+        (auto) on one side, which the run turned into a number when it started."""
+        if 0 in (self.threads, other.threads):
+            return self.replace(threads=0) == other.replace(threads=0)
+        return self == other
 
 
 def check_field(name: str, value):

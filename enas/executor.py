@@ -66,6 +66,12 @@ class Job:
 class Executor:
     parallel: int | None = None   # runs a sweep keeps going at once (None: all, and the cluster queues the rest)
 
+    def threads(self, config) -> int:
+        """The torch threads a run of `config` trains with here: its `threads` field, or what auto (0) becomes in
+        this process (`enas.hardware.auto_threads`). The engine sets them and records auto's number in the run."""
+        from .hardware import resolve_threads
+        return resolve_threads(config.threads)
+
     def start(self, store: RunStore, phases) -> Job:
         raise NotImplementedError
 

@@ -1,11 +1,54 @@
-"""What the machine offers a run: the device to train on, and whether mixed precision is fast on this CPU."""
+"""What the machine offers a run: the device to train on, its torch threads, and whether mixed precision is fast
+on this CPU. Imports torch only where a function needs it (a launcher of Ray runs resolves threads without it)."""
 from __future__ import annotations
 
-import torch
+import os
+
+AUTO_THREADS_MAX = 8   # auto's ceiling: the search's small convolutions gain little from many threads (a guess:
+                       # measured only on 2 cores, benchmarks/README.md "Torch threads")
 
 
-def resolve_device(name: str) -> torch.device:
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask, e.g. a container's or taskset's), else all of them."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def auto_threads() -> int:
+    """What a `threads` field of 0 (auto) becomes here: OMP_NUM_THREADS when it is a positive number, else one
+    fewer than the usable CPUs (1 on 2 cores: two OpenMP threads on two busy cores stall each other, 3-15x
+    slower; on a quiet machine 1 thread costs little, benchmarks/README.md "Torch threads"), at most
+    AUTO_THREADS_MAX."""
+    env = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    return max(1, min(usable_cpus() - 1, AUTO_THREADS_MAX))
+
+
+def resolve_threads(threads: int) -> int:
+    """The torch threads of a configuration's `threads` field: itself, or auto's number when it is 0."""
+    return threads if threads > 0 else auto_threads()
+
+
+def apply_threads(threads: int) -> int:
+    """Set torch's CPU threads for the calling thread's work (with OpenMP the count is per thread, so call it on
+    the thread that trains) to the `threads` field's number; returns it."""
+    import torch
+    n = resolve_threads(threads)
+    torch.set_num_threads(n)
+    return n
+
+
+def threads_text(threads: int) -> str:
+    """'1 torch thread', '4 torch threads', or 'torch threads: auto' for 0."""
+    return "torch threads: auto" if threads <= 0 else f"{threads} torch thread" + ("s" if threads > 1 else "")
+
+
+def resolve_device(name: str):
     """The torch device of a configuration's `device` field (auto: CUDA when there is one)."""
+    import torch
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
@@ -22,7 +65,7 @@ def cpu_flags() -> set:
         return set()
 
 
-def slow_precision(device: torch.device, precision: str) -> str | None:
+def slow_precision(device, precision: str) -> str | None:
     """Why mixed precision will be slower than fp32 on this CPU, if it will: without bf16 arithmetic in hardware
     (AVX-512-BF16 or AMX) autocast is emulated (bf16 ran 7x slower than fp32 on an AVX2 EPYC)."""
     if device.type != "cpu" or precision == "fp32":

@@ -34,7 +34,7 @@ from .seeds import stream
 from .shapes import _one_thread
 
 SETTINGS = {"dataset": "shapes:2000", "val_size": 200, "nodes": 3, "channels": 16, "batch_size": 64,
-            "device": "cpu", "precision": "fp32"}
+            "device": "cpu", "precision": "fp32", "threads": 1}   # one thread: the same numbers everywhere
 
 
 @dataclass

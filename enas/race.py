@@ -31,7 +31,7 @@ def side_store(config, runs_dir, name: str, side: str, seed: int) -> RunStore:
         store = RunStore.open(runs_dir, run)
     except StoreError:
         store = RunStore.create(runs_dir, run, config)
-    if store.config() != config:
+    if not store.config().same_run(config):
         raise StoreError(f"race run {run} exists with other settings; give the race another --name, or the "
                          "settings it was started with")
     return store

@@ -45,13 +45,15 @@ def ray_address(explicit: str | None = None) -> str | None:
 class RayExecutor(Executor):
     """Runs each run as a Ray actor on the cluster at `address` (auto, ray://HOST:10001, or local: a new one on
     this machine), asking for one GPU (device cuda, or auto on a cluster with GPUs) or else `cpus` CPUs
-    (default ENAS_RAY_CPUS or 1). Ray queues what the cluster cannot place yet; the run shows as queued."""
+    (default ENAS_RAY_CPUS, else the run's `threads` field, else 1). A run's torch threads are its `threads`
+    field; auto (0) becomes the CPUs it asks for (1 with a GPU), recorded in the run as it starts. Ray queues
+    what the cluster cannot place yet; the run shows as queued."""
 
     def __init__(self, address: str, cpus: int | None = None):
         self.ray = import_ray()
-        text = os.environ.get("ENAS_RAY_CPUS", "1")
-        self.cpus = cpus if cpus is not None else int(text) if text.strip().isdigit() else 0
-        if self.cpus < 1:
+        text = os.environ.get("ENAS_RAY_CPUS", "").strip()
+        self.cpus = cpus if cpus is not None else (int(text) if text.isdigit() else 0) if text else None
+        if self.cpus is not None and self.cpus < 1:
             given = cpus if cpus is not None else repr(text)
             raise ExecutorError(f"CPUs per Ray run (--ray-cpus or ENAS_RAY_CPUS): {given} is not allowed; use a whole "
                                 "number, 1 or more")
@@ -61,7 +63,12 @@ class RayExecutor(Executor):
 
     def resources(self, config) -> dict:
         gpu = config.device == "cuda" or config.device == "auto" and self.ray.cluster_resources().get("GPU", 0) > 0
-        return {"num_cpus": 1, "num_gpus": 1} if gpu else {"num_cpus": self.cpus, "num_gpus": 0}
+        return {"num_cpus": 1, "num_gpus": 1} if gpu else {"num_cpus": self.cpus or config.threads or 1, "num_gpus": 0}
+
+    def threads(self, config) -> int:
+        """The torch threads a run of `config` trains with on the cluster: its `threads` field, or for auto (0)
+        the CPUs it asks for."""
+        return config.threads or self.resources(config)["num_cpus"]
 
     def check_shared(self, runs_dir):
         """Every live node writes a probe file into `runs_dir` and this process must see it: else a clear error."""
@@ -121,7 +128,10 @@ class RayExecutor(Executor):
             raise ExecutorError(f"a Ray run takes the phases {', '.join(PHASES)}, not {phases}")
         check_idle(store)
         self.check_shared(store.path.parent)
-        options = self.resources(store.config())
+        config = store.config()
+        options = self.resources(config)
+        if not config.threads:   # auto: the number it becomes is recorded, as the engine does in this process
+            store.set_meta(config=config.replace(threads=self.threads(config)).to_dict())
         total = self.ray.cluster_resources()
         need = f"{options['num_gpus']} GPU" if options["num_gpus"] else f"{options['num_cpus']} CPU(s)"
         token = uuid.uuid4().hex
@@ -129,7 +139,7 @@ class RayExecutor(Executor):
                  f"{total.get('CPU', 0):g} CPUs, {total.get('GPU', 0):g} GPUs)",
                  owner={"id": token, "kind": "launcher", "host": socket.gethostname(), "pid": os.getpid()})
         actor = self._ready.pop(tuple(sorted(options.items())), None) or self._actor(options)
-        ref = actor.run.remote(str(store.path.parent), store.name, token, phases, options["num_cpus"])
+        ref = actor.run.remote(str(store.path.parent), store.name, token, phases)
         return RayJob(self.ray, store, actor, ref, token)
 
 
@@ -140,19 +150,17 @@ class RayExecutor(Executor):
         task, refs = self.ray.remote(standalone_task), []
         for config, arch in items:
             options = self.resources(config)
-            refs.append(task.options(max_retries=RESTARTS, **options).remote(config.to_dict(), str(arch), epochs, kind,
-                                                                             options["num_cpus"]))
+            refs.append(task.options(max_retries=RESTARTS, **options).remote(
+                config.replace(threads=self.threads(config)).to_dict(), str(arch), epochs, kind))
         return self.ray.get(refs)
 
 
-def standalone_task(config: dict, arch: str, epochs: int, kind: str, threads: int) -> dict:
-    """On a Ray worker: `Engine.standalone_accuracy` of `arch` under `config` (same seeds, same result as here)."""
-    import torch
-
+def standalone_task(config: dict, arch: str, epochs: int, kind: str) -> dict:
+    """On a Ray worker: `Engine.standalone_accuracy` of `arch` under `config` (same seeds and torch threads, the
+    config's, so the same result as here)."""
     from .config import Config
     from .search import Engine
     from .space import Architecture
-    torch.set_num_threads(threads)
     return Engine(Config.from_stored(config)).standalone_accuracy(Architecture.parse(arch), epochs, kind)
 
 
@@ -236,9 +244,8 @@ class RunActor:
     def stop(self):
         self.control.stop()
 
-    def run(self, runs_dir: str, name: str, token: str, phases, threads: int) -> str:
+    def run(self, runs_dir: str, name: str, token: str, phases) -> str:
         import ray
-        import torch
 
         from .search import Engine
         store = open_for_actor(runs_dir, name)
@@ -252,8 +259,7 @@ class RunActor:
             raise FolderError(f"the Ray worker on {host} cannot write run {name} in {runs_dir}: {e}") from None
         beat = Heartbeat(store, owner)
         beat.start()
-        try:
-            torch.set_num_threads(threads)
+        try:   # the engine sets the run's torch threads (its config's, recorded by RayExecutor.start)
             return Engine(store.config(), store, [], self.control).run(phases)
         finally:
             beat.done.set()

@@ -19,7 +19,7 @@ from .config import Config
 from .control import Control, Stopped
 from .controller import Controller, RandomSampler, Reinforce
 from .data import load_dataset
-from .hardware import resolve_device, slow_precision
+from .hardware import apply_threads, resolve_device, slow_precision
 from .health import HealthCheck
 from .model import Supergraph
 from .pipeline import DeviceData
@@ -35,6 +35,13 @@ class Engine(ChildTraining):
 
     def __init__(self, config: Config, store: RunStore | None = None, listeners=(), control: Control | None = None,
                  dataset=None):
+        # torch's CPU threads, set by the run itself: results differ between thread counts, so an auto (0) count
+        # becomes a number recorded in the run, which its resume and a rerun of its config use again
+        self.threads = apply_threads(config.threads)
+        if config.threads != self.threads:
+            config = config.replace(threads=self.threads)
+            if store is not None:
+                store.set_meta(config=store.config().replace(threads=self.threads).to_dict())
         self.config, self.store, self.listeners = config, store, list(listeners)
         self.control = control or Control()
         c = config
@@ -82,6 +89,7 @@ class Engine(ChildTraining):
     # --- running phases ---------------------------------------------------------------------------
     def run(self, phases=("search",)) -> str:
         """Run phases (search, derive, final, or callables) in order; returns finished or stopped, marks failures."""
+        apply_threads(self.threads)   # the thread count is per thread: this may not be the one that built the engine
         try:
             for phase in phases:
                 phase = phase if callable(phase) else {"search": self.search, "derive": self.derive,

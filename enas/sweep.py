@@ -116,7 +116,7 @@ def open_run(runs_dir, p: dict, run: dict) -> RunStore:
         store = RunStore.open(runs_dir, run["run"])
     except StoreError:
         return RunStore.create(runs_dir, run["run"], config)
-    if store.config() != config:
+    if not store.config().same_run(config):
         store.close()
         raise StoreError(f"run {run['run']} exists with other settings than sweep {p['name']} gives it")
     return store
