@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from .widgets import act
+from enas.store import StoreError
 
 
 def delete_button(registry, name: str, where=None, key: str = "delete"):
     """'Delete run' in `where` (a column; default: here); once clicked, 'Confirm delete' and 'Cancel' below.
-    After the deletion the page reruns and the run has left the picker; a refusal (the run started meanwhile)
-    becomes the message above the run."""
+    After the deletion a notice names the deleted run, the page reruns and the run has left the picker; a refusal
+    (the run started meanwhile) becomes the message above the run."""
     ss = st.session_state
     if ss.get("delete_pending") != name:
         (where or st).button("Delete run", key=f"{key}_run", icon=":material/delete:", width="stretch",
@@ -21,7 +21,12 @@ def delete_button(registry, name: str, where=None, key: str = "delete"):
     yes, no, _ = st.columns([1, 1, 2])
     if yes.button("Confirm delete", key=f"{key}_confirm", type="primary", width="stretch"):
         ss.pop("delete_pending", None)
-        act(registry.delete, name)
+        try:
+            registry.delete(name)
+        except (StoreError, OSError) as e:
+            ss.flash = str(e)
+        else:   # a toast outlives the rerun below (Streamlit keeps toasts across st.rerun)
+            st.toast(f"Deleted run **{name}** and all its files.", icon=":material/delete:")
         st.rerun(scope="app")
     no.button("Cancel", key=f"{key}_cancel", width="stretch", on_click=ss.pop, args=("delete_pending", None))
 

@@ -9,7 +9,8 @@ import streamlit as st
 
 from enas.config import PRESETS, SPECS, Config, ConfigError
 from enas.data import DataError
-from enas.datacheck import check_dataset
+from enas.datacheck import FOLDER_PROMPT, check_dataset
+from enas.hardware import auto_threads, threads_text, usable_cpus
 from enas.space import space_size
 from enas.store import StoreError, check_name
 
@@ -114,8 +115,10 @@ def render(registry):
         st.caption(PRESET_TIME[ss.cfg_preset])
         kind = st.selectbox("dataset", DATASETS, key="cfg_dataset_kind",
                             help="shapes: built in, no download; cifar10: downloaded once; folder: your own images")
-        folder = st.text_input("image folder", key="cfg_folder") if kind == "folder" else ""
+        folder = st.text_input("image folder", key="cfg_folder", placeholder="path of an image folder") \
+            if kind == "folder" else ""
         values["dataset"] = f"folder:{folder}" if kind == "folder" else kind
+        no_folder = kind == "folder" and not folder.strip()   # nothing typed yet: a prompt, not an error
         holes["dataset"] = st.empty()
         for name in TOP:
             _field(name, values, holes)
@@ -125,6 +128,9 @@ def render(registry):
                 for name, spec in SPECS.items():
                     if spec.group == group and name not in TOP and name != "dataset":
                         _field(name, values, holes)
+                        if name == "threads":   # the CLI's --threads: one field, stored with the run
+                            st.caption(f"0 (auto) is {threads_text(auto_threads())} here ({usable_cpus()} CPUs), "
+                                       "recorded with the run; on Ray, the CPUs a run asks for")
                 if group == "run":
                     st.text_input("Ray cluster", os.environ.get("ENAS_RAY_ADDRESS", ""), key="cfg_ray",
                                   placeholder="empty: run here", help="empty: run in this app's process; auto or "
@@ -136,8 +142,8 @@ def render(registry):
         full = st.checkbox("then derive and train the best child", key="cfg_full")
         general = st.empty()     # errors that name no field
         config = None
-        try:
-            config = Config.from_dict(values)
+        try:   # while no folder is typed, the other fields are still checked (on a stand-in dataset)
+            config = Config.from_dict({**values, "dataset": "shapes"} if no_folder else values)
         except ConfigError as e:
             m = FIELD_RE.match(str(e))
             (holes[m.group(1)] if m and m.group(1) in holes else general).error(str(e), icon=":material/error:")
@@ -150,14 +156,22 @@ def render(registry):
                 name_error = str(e)
                 name_hole.error(name_error, icon=":material/error:")
         data_error = None
-        if config is not None:
+        if no_folder:
+            data_error = FOLDER_PROMPT
+            holes["dataset"].info(FOLDER_PROMPT[0].upper() + FOLDER_PROMPT[1:] + ".", icon=":material/folder_open:")
+        elif config is not None:
             try:
                 holes["dataset"].caption(check_dataset(config))
-            except DataError as e:
-                data_error = str(e)
-                holes["dataset"].error(data_error, icon=":material/error:")
+            except DataError as e:   # under the field it is about: val_size, train_subset, else the dataset
+                data_error, field = str(e), getattr(e, "field", None)
+                holes.get(field, holes["dataset"]).error(data_error, icon=":material/error:")
+                if field in holes:   # the field may sit in a closed expander: say where
+                    holes["dataset"].caption(f"{field} does not fit this data: see the message under it, in "
+                                             f"*{dict(GROUPS).get(SPECS[field].group, 'the settings')}*")
         ok = config is not None and name_error is None and data_error is None
-        if not ok:
+        if no_folder and config is not None and name_error is None:
+            st.caption("Type the path of an image folder to start.")
+        elif not ok:
             st.caption("Fix the field marked in red to start.")
         c1, c2 = st.columns(2)
         phases = ("search", "derive", "final") if full else ("search",)

@@ -1,6 +1,7 @@
 """The sidebar's settings in the page's address (`st.query_params`): the preset, and each field whose value
 differs from the preset's, e.g. `?preset=quick&epochs=3&ops=conv3x3,maxpool3x3`. A reload, a second tab or a
-shared link opens with them; a bad value is refused with a warning naming it, and the rest still apply."""
+shared link opens with them; a bad value is refused with a warning naming it, and the rest still apply; a parameter
+that is not a setting is named in a warning and removed from the address."""
 from __future__ import annotations
 
 from urllib.parse import urlencode
@@ -61,9 +62,10 @@ def _text(value) -> str:
 
 
 def sync(query_params, wanted: dict):
-    """Make the settings in `query_params` (st.query_params) those of `wanted`, writing only what changed;
-    parameters that are not settings are left alone."""
-    for key in [k for k in query_params if (k == PRESET or k in SPECS) and k not in wanted]:
+    """Make the parameters of `query_params` (st.query_params) those of `wanted`, writing only what changed. A
+    parameter that is not a setting goes too: `decode` named it in a warning when the session began (Streamlit's
+    own `embed` parameters are not in st.query_params, and stay)."""
+    for key in [k for k in query_params if k not in wanted]:
         del query_params[key]
     for key, value in wanted.items():
         if query_params.get(key) != value:

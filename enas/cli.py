@@ -13,6 +13,7 @@ from pathlib import Path
 from .config import PRESETS, SPECS, Config, ConfigError
 from .cli_files import cmd_delete, cmd_export, cmd_record, cmd_show, cmd_slides, read_arch
 from .formats import FORMATS, IDS
+from .hardware import resolve_threads, threads_text
 from .space import space_size
 from .runs import list_runs, new_run_name
 from .store import LIVE, RunStore, StoreError, check_name, runs_dir_default
@@ -131,8 +132,8 @@ def add_config_flags(parser):
 def add_ray_flags(parser):
     parser.add_argument("--ray", metavar="ADDRESS", help="run as Ray actors on the cluster at ADDRESS (auto, "
                         "ray://HOST:10001, or local: a new one here; default ENAS_RAY_ADDRESS, else this process)")
-    parser.add_argument("--ray-cpus", type=int, metavar="N", help="CPUs (and torch threads) each Ray run asks for on "
-                        "a CPU (default ENAS_RAY_CPUS or 1; a cuda run asks for 1 GPU)")
+    parser.add_argument("--ray-cpus", type=int, metavar="N", help="CPUs each Ray run asks for on a CPU (default "
+                        "ENAS_RAY_CPUS, else --threads, else 1; threads auto becomes this; a cuda run asks for 1 GPU)")
 
 
 def ray_executor(args):
@@ -237,15 +238,21 @@ def cmd_search(args, runs_dir) -> int:
             executor.prepare(config)
     else:
         config = config_from_args(args)
+        # threads auto becomes a number stored with the run, as in the app: the same seed, the same result
+        config = config.replace(threads=executor.threads(config) if executor else resolve_threads(config.threads))
         name = check_name(getattr(args, "name", None) or new_run_name())
         if executor is None:  # the data of a Ray run is loaded where it runs
+            from .hardware import apply_threads
             from .search import load_data
+            apply_threads(config.threads)   # as the engine will: the data too is made on the run's threads
             dataset = load_data(config)  # before the run folder exists: bad input leaves nothing behind
         else:
             executor.prepare(config)   # the actor starts while the runs folder is checked and the run written
             executor.check_shared(runs_dir)
         store = RunStore.create(runs_dir, name, config)
-    print(f"run {store.name} in {store.path}  (search space: {space_size(config.nodes, config.ops):,} architectures)")
+    threads = executor.threads(config) if executor else resolve_threads(config.threads)
+    print(f"run {store.name} in {store.path}  (search space: {space_size(config.nodes, config.ops):,} architectures, "
+          f"{threads_text(threads)})")
     phases = ("search", "derive", "final") if "full" in args else ("search",)
     if executor is not None:
         job = executor.resume(store, phases) if "resume" in args else executor.start(store, phases)

@@ -85,13 +85,20 @@ def export_source(what: str, runs_dir, ids: str) -> tuple:
         except StoreError as e:
             raise ArchitectureError(f"{what!r} is neither an architecture ({arch_error}) nor a run ({e})") from None
     try:
-        meta, config = store.meta(), store.config()
+        meta, config, status = store.meta(), store.config(), store.status()
     finally:
         store.close()
     arch = meta.get("result", {}).get("arch") or meta.get("best")
     if arch is None:
-        raise StoreError(f"run {what!r} has no derived or trained child yet: run derive first")
+        raise StoreError(no_child_message(what, status))
     return Architecture.parse(arch), config, meta.get("classes", 10)
+
+
+def no_child_message(run: str, status: str) -> str:
+    """What to do when run `run` (search `status`) has nothing to export yet: `search` alone only searches."""
+    return (f"run {run!r} has no derived or trained child yet (its search is {status}; `search` without --full only "
+            f"searches). Derive one: python -m enas derive {run}   (then, to train it: python -m enas train {run}), "
+            f"and export again; `python -m enas search ... --full` searches, derives and trains in one go")
 
 
 def cmd_slides(args, runs_dir) -> int:

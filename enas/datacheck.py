@@ -4,8 +4,9 @@
 what to change: an image folder that is missing, is a file, has fewer than two class folders or a class folder
 without images; CIFAR-10 that is neither on disk nor downloadable into `data_dir`; a `val_size` (with the
 default test split) that leaves no training images; a `train_subset` larger than the training split. The loaders
-raise the same errors, but only after a run has started. Image files are counted by name (`os.scandir`, no
-`stat`: about 60 ms for CIFAR-10's 50,000 JPEGs), and a folder's counts are reused while none of its folders
+raise the same errors, but only after a run has started. An error about `val_size` or `train_subset` rather
+than the data itself carries `error.field` (the app shows it under that field). Image files are counted by name
+(`os.scandir`, no `stat`: about 60 ms for CIFAR-10's 50,000 JPEGs), and a folder's counts are reused while none of its folders
 changes (checked by modification time: 11 `stat` calls for that folder).
 """
 from __future__ import annotations
@@ -26,6 +27,8 @@ MAX_DEPTH = 16            # as the folder loader: deeper is a symlink loop
 CACHE_CAP = 32            # folders whose counts are kept
 _counts: collections.OrderedDict = collections.OrderedDict()   # root -> (folder mtimes, (classes, counts))
 _lock = threading.Lock()
+FOLDER_PROMPT = ("type the path of an image folder: one subfolder of images per class (PATH/<class>/*.jpg|png|...), "
+                 "or PATH/train/<class>/... with optional val/ and test/")
 
 
 def check_dataset(config) -> str:
@@ -49,7 +52,16 @@ def check_dataset(config) -> str:
         return _shapes(source, pool, val, subset)
     if source.startswith("folder:") and source[len("folder:"):].strip():
         return _folder(source[len("folder:"):].strip(), val, subset)
+    if source.startswith("folder:"):
+        raise DataError(FOLDER_PROMPT)
     raise DataError(f"dataset source {source!r} is not allowed; allowed: cifar10, shapes, folder:PATH")
+
+
+def field_error(field: str, message: str) -> DataError:
+    """A DataError about the field `field` (val_size, train_subset) rather than the dataset: `error.field`."""
+    error = DataError(message)
+    error.field = field
+    return error
 
 
 def _sizes(classes: int, train: int, val: int, test: int) -> str:
@@ -59,8 +71,8 @@ def _sizes(classes: int, train: int, val: int, test: int) -> str:
 def _val_count(val, default, n: int) -> int:
     n_val = resolve_size("val_size", val, default, n)
     if n_val == 0:
-        raise DataError("val_size 0 leaves no validation images, and the controller's reward is measured on them; "
-                        "use a count >= 1 or a fraction such as 0.1")
+        raise field_error("val_size", "val_size 0 leaves no validation images, and the controller's reward is "
+                          "measured on them; use a count >= 1 or a fraction such as 0.1")
     return n_val
 
 
@@ -68,13 +80,14 @@ def _fit(where: str, n: int, n_val: int, n_test: int, subset) -> int:
     """Training images left when `n_val` and `n_test` of the `n` are carved off, or `subset` of them."""
     if n_val + n_test >= n:
         test = f" + {n_test:,} test" if n_test else ""
-        raise DataError(f"val_size {n_val:,}: {where} has {n:,} training images, too few for {n_val:,} validation"
-                        f"{test} images; use a smaller val_size (a count, or a fraction such as 0.1)")
+        raise field_error("val_size", f"val_size {n_val:,}: {where} has {n:,} training images, too few for "
+                          f"{n_val:,} validation{test} images; use a smaller val_size (a count, or a fraction such "
+                          "as 0.1)")
     train = n - n_val - n_test
     if subset is not None and subset > train:
-        raise DataError(f"train_subset {subset:,} is more than the {train:,} training images of {where} (after "
-                        f"{n_val:,} validation and {n_test:,} test images); use at most {train:,}, or leave it empty "
-                        f"to use them all")
+        raise field_error("train_subset", f"train_subset {subset:,} is more than the {train:,} training images "
+                          f"of {where} (after {n_val:,} validation and {n_test:,} test images); use at most "
+                          f"{train:,}, or leave it empty to use them all")
     return train if subset is None else subset
 
 

@@ -1,6 +1,7 @@
 """A run's record as one compact file, and the read-only run made back from it (the CIFAR-10 demo in assets/).
 
-`save` writes the run's meta (config, status, best, result) and every event as gzipped JSON; `materialize`
+`save` writes the run's meta (config, status, best, result) and every event as gzipped JSON, with a folder
+dataset's path made portable (`portable_dataset`: relative to the project folder, or to `~`); `materialize`
 re-creates a run folder from it (run.db only: no checkpoints, so nothing can be trained from it) under a
 cache folder keyed by the file's sha256, so every session and every app process shares one copy.
 
@@ -21,16 +22,38 @@ from .store import RunStore, StoreError, check_name
 FORMAT = "enas-recording/1"
 LOCAL = ("pid", "host", "heartbeat", "traceback")   # meta of the machine that ran it, not of the run
 DEMO_NAME = "cifar10-demo"
-DEMO_FILE = Path(__file__).resolve().parent.parent / "assets" / "cifar10-demo.json.gz"
+PROJECT = Path(__file__).resolve().parent.parent
+DEMO_FILE = PROJECT / "assets" / "cifar10-demo.json.gz"
 
 
 class RecordingError(StoreError):
     """A recording that cannot be written or read, with a message that says why."""
 
 
+def portable_dataset(dataset, project=PROJECT, home=None):
+    """`dataset` as another machine can use it: `folder:PATH` with an absolute PATH beside or inside the project
+    folder becomes relative to it (`folder:../shared/data/cifar10-jpeg/train`, as the README's commands, run from
+    the project folder, give it), one under the home folder `~/...`; anything else is kept as it is."""
+    if not isinstance(dataset, str) or not dataset.startswith("folder:"):
+        return dataset
+    path = os.path.expanduser(dataset[len("folder:"):].strip())
+    if not os.path.isabs(path):
+        return dataset
+    path, project = os.path.normpath(path), os.path.normpath(str(project))
+    home = os.path.normpath(home or os.path.expanduser("~"))
+    beside = os.path.dirname(project)
+    if beside != os.path.dirname(beside) and os.path.commonpath([path, beside]) == beside:   # not "/"
+        return "folder:" + os.path.relpath(path, project)
+    if home != os.path.dirname(home) and os.path.commonpath([path, home]) == home:
+        return "folder:" + os.path.join("~", os.path.relpath(path, home))
+    return dataset
+
+
 def save(store: RunStore, path, note: str = "") -> dict:
     """Write `store`'s meta and events to `path` (gzipped JSON, written atomically); returns a summary."""
     meta = {k: v for k, v in store.meta().items() if k not in LOCAL}
+    if isinstance(meta.get("config"), dict) and "dataset" in meta["config"]:
+        meta["config"] = {**meta["config"], "dataset": portable_dataset(meta["config"]["dataset"])}
     if meta.get("status") not in ("finished", "stopped"):
         raise RecordingError(f"run {store.name!r} is {meta.get('status')}: record a finished or stopped run")
     if note:

@@ -50,10 +50,9 @@ class Architecture:
         for i, row in enumerate(self.skips):
             if not isinstance(row, (tuple, list)):
                 raise ArchitectureError(f"node {i}: skips must be a list of {i} bits, got {row!r}")
-            if len(row) > i and any(row[i:]):
-                raise ArchitectureError(f"node {i}: skip to a later node (node {i} may only add nodes 0..{i - 1})")
-            if len(row) != i:
-                raise ArchitectureError(f"node {i}: needs {i} skip bits, got {len(row)}")
+            if len(row) != i:   # too many bits is a miscount too, not a skip to a later node
+                raise ArchitectureError(f"node {i} has {i} skip bit{'' if i == 1 else 's'}, got {len(row)} "
+                                        "(one per earlier node)")
             if any(b not in (0, 1) or isinstance(b, float) for b in row):
                 raise ArchitectureError(f"node {i}: skip bits must be 0 or 1, got {list(row)}")
             skips.append(tuple(int(b) for b in row))

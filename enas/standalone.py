@@ -75,8 +75,30 @@ def load(path="final.pt", map_location="cpu"):
     return net.eval()
 
 
+def main(path):
+    """Load `path` or exit with one line saying why (status 2): a missing or unreadable weights file."""
+    try:
+        return load(path)
+    except FileNotFoundError:
+        problem = (f"{path}: no such weights file; give the path of the run's final.pt (written by final "
+                   f"training), e.g. python {sys.argv[0]} runs/RUN/final.pt")
+    except IsADirectoryError:
+        problem = f"{path} is a folder; give the path of the run's final.pt, e.g. {path.rstrip('/')}/final.pt"
+    except PermissionError as e:
+        problem = f"cannot read {path}: {e.strerror}"
+    except ValueError as e:  # the weights of another architecture
+        problem = str(e)
+    except Exception as e:  # not a torch file, truncated, or a state dict of another network
+        detail = " ".join(f"{type(e).__name__}: {e}".split())[:200]
+        what = "its weights do not fit this network" if "state_dict" in str(e) else \
+            "not a readable PyTorch weights file (a run's final.pt)"
+        problem = f"cannot load the weights in {path}: {what} ({detail})"
+    print(f"error: {problem}", file=sys.stderr)
+    sys.exit(2)
+
+
 if __name__ == "__main__":
-    net = load(sys.argv[1] if len(sys.argv) > 1 else "final.pt")
+    net = main(sys.argv[1] if len(sys.argv) > 1 else "final.pt")
     with torch.no_grad():
         shape = tuple(net(torch.zeros(1, 3, IMAGE_SIZE, IMAGE_SIZE)).shape)
     print(f"{ARCH}: {sum(p.numel() for p in net.parameters()):,} parameters, output {shape}")

@@ -20,12 +20,6 @@ from enas.store import RunStore  # noqa: E402
 STARTS = ("start_enas", "start_random", "start_both")
 
 
-@pytest.fixture
-def runs(tmp_path, monkeypatch):
-    monkeypatch.setenv("ENAS_RUNS_DIR", str(tmp_path / "runs"))
-    return tmp_path / "runs"
-
-
 def new_app(**params) -> AppTest:
     at = AppTest.from_file(str(ROOT / "app" / "main.py"), default_timeout=60)
     at.query_params.update(params)
@@ -59,12 +53,12 @@ def test_the_dataset_is_checked_under_its_field_and_start_waits_for_it(runs, tmp
     (tmp_path / "one" / "dog").mkdir()
     (tmp_path / "one" / "dog" / "0.png").write_bytes(b"")
     at.run()                                          # quick's val_size 500 and train_subset 2000: too many
-    assert under(at, "cfg_folder").value.startswith(f"val_size 500: folder {tmp_path / 'one'} has 2 training")
+    assert under(at, "cfg_val_size").value.startswith(f"val_size 500: folder {tmp_path / 'one'} has 2 training")
     for i in range(1, 10):
         (tmp_path / "one" / "cat" / f"{i}.png").write_bytes(b"")
         (tmp_path / "one" / "dog" / f"{i}.png").write_bytes(b"")
     at.sidebar.text_input(key="cfg_val_size").set_value("1").run()
-    assert under(at, "cfg_folder").value.startswith("train_subset 2,000 is more than the 17 training images")
+    assert under(at, "cfg_train_subset").value.startswith("train_subset 2,000 is more than the 17 training images")
     assert all(at.sidebar.button(key=k).disabled for k in STARTS)
     at.sidebar.text_input(key="cfg_train_subset").set_value("").run()
     assert under(at, "cfg_folder").value == f"folder {tmp_path / 'one'}: 2 classes; 17 train, 1 val, 2 test images"
@@ -147,7 +141,7 @@ def test_bad_address_values_are_named_and_the_rest_applied(runs):
     assert at.sidebar.number_input(key="cfg_epochs").value == 4
     assert at.sidebar.text_input(key="cfg_child_lr").value == "0.2"
     assert at.sidebar.number_input(key="cfg_nodes").value == 6                      # quick's
-    assert at.query_params == {"preset": "quick", "epochs": "4", "child_lr": "0.2", "color": "red"}
+    assert at.query_params == {"preset": "quick", "epochs": "4", "child_lr": "0.2"}
     assert not at.sidebar.button(key="start_enas").disabled
 
 

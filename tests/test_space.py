@@ -23,10 +23,10 @@ def test_space_size_depends_on_ops():
     ((), (), "non-empty"),
     (("conv3x3", "conv7x7"), ((), (0,)), "node 1: unknown op 'conv7x7'"),
     (("conv3x3", "conv3x3"), ((),), "skips has 1 entries but there are 2 nodes"),
-    (("conv3x3", "conv3x3"), ((), (1, 1)), "node 1: skip to a later node"),
-    (("conv3x3", "conv3x3"), ((), ()), "node 1: needs 1 skip bits, got 0"),
+    (("conv3x3", "conv3x3"), ((), (1, 1)), "node 1 has 1 skip bit, got 2"),
+    (("conv3x3", "conv3x3"), ((), ()), "node 1 has 1 skip bit, got 0"),
     (("conv3x3", "conv3x3"), ((), (2,)), "skip bits must be 0 or 1"),
-    (("conv3x3",), ((1,),), "node 0: skip to a later node"),
+    (("conv3x3",), ((1,),), "node 0 has 0 skip bits, got 1"),
 ])
 def test_validation_errors(ops, skips, message):
     with pytest.raises(ArchitectureError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -40,8 +40,8 @@ def test_string_round_trip_and_long_names():
 
 
 @pytest.mark.parametrize("text, message", [
-    ("", "empty"), ("c3 c9:1", "unknown op 'c9'"), ("c3 c5:2", "0s and 1s"), ("c3 c5", "needs 1 skip bits"),
-    ("c3 c5:11", "skip to a later node"), ("c3:1", "skip to a later node"),
+    ("", "empty"), ("c3 c9:1", "unknown op 'c9'"), ("c3 c5:2", "0s and 1s"), ("c3 c5", "node 1 has 1 skip bit, got 0"),
+    ("c3 c5:11", "node 1 has 1 skip bit, got 2"), ("c3:1", "node 0 has 0 skip bits, got 1"),
 ])
 def test_parse_errors(text, message):
     with pytest.raises(ArchitectureError, match=message):
@@ -158,9 +158,9 @@ def test_architecture_string_length_limit_is_inclusive_and_space_errors_are_spec
 @pytest.mark.parametrize("ops, skips, message", [
     ([], [], "ops must be a non-empty list of op names"),
     (["conv3x3"], "none", "skips must be a list with one list of bits per node"),
-    (["conv3x3", "conv5x5"], [[], [0, 1]], "node 1: skip to a later node (node 1 may only add nodes 0..0)"),
-    (["conv3x3", "conv5x5"], [[], [1, 0]], "node 1: needs 1 skip bits, got 2"),
-    (["conv3x3", "conv5x5"], [[], []], "node 1: needs 1 skip bits, got 0"),
+    (["conv3x3", "conv5x5"], [[], [0, 1]], "node 1 has 1 skip bit, got 2 (one per earlier node)"),
+    (["conv3x3", "conv5x5"], [[], [1, 0]], "node 1 has 1 skip bit, got 2 (one per earlier node)"),
+    (["conv3x3", "conv5x5"], [[], []], "node 1 has 1 skip bit, got 0 (one per earlier node)"),
     (["conv3x3", "conv7x7"], [[], [1]], "node 1: unknown op 'conv7x7'; allowed: conv1x1, conv3x3, conv5x5, "
                                         "maxpool3x3, avgpool3x3"),
 ])
