@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 
 import plotly.graph_objects as go
 
@@ -30,17 +31,61 @@ FINAL_CHARTS = (
 )
 
 
-def _layout(fig: go.Figure, title: str, xtitle: str, height: int = 280) -> go.Figure:
-    """Shared look, readable on a projector: 13 px text, the legend in a row above the plot (never on the axis
-    title), whole-number ticks on epoch axes."""
-    fig.update_layout(title=dict(text=title, font=dict(size=15), y=0.98, yanchor="top"), height=height,
-                      font=dict(size=13), margin=dict(l=10, r=10, t=64, b=10), xaxis_title=xtitle,
-                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0),
+# Title characters per line of a chart drawn 1, 2 or 3 to a row: what fits the main area at 1024 px with the sidebar
+# open (564 px; a 15 px bold title is about 6.5 px a character). SVG text does not wrap by itself: a longer line
+# ran off the chart's edge.
+TITLE_CHARS = {1: 80, 2: 38, 3: 25}
+TITLE_LINE = 20      # px per title line
+TITLE_SHIFT = 11     # px: Plotly draws a title of several lines this much higher (without its 0.7 em cap shift)
+LEGEND_ROW = 22      # px per row of the legend
+PLOT_MIN = 180       # px at least below the title and legend: the plot and its x axis (the chart grows for them)
+FINAL_TITLES = {title for title, _, _ in FINAL_CHARTS}   # drawn three to a row (the Derive & final tab)
+# No modebar (Plotly's toolbar): shown on hover at the top right, it covered the titles. Zoom by dragging and
+# double-click to reset still work; Streamlit's own toolbar above the chart has full screen.
+CONFIG = {"displayModeBar": False, "displaylogo": False}
+
+
+def wrap_title(title: str, chars: int) -> list:
+    """The title's lines, each at most `chars` characters where its words allow (an existing <br> is kept)."""
+    return [line for part in title.split("<br>")
+            for line in (textwrap.wrap(part, chars, break_long_words=False, break_on_hyphens=False) or [""])]
+
+
+def _layout(fig: go.Figure, title: str, xtitle: str, height: int = 280, columns: int = 2) -> go.Figure:
+    """Shared look, readable on a projector: 13 px text; the title at the top left, wrapped to fit a chart drawn
+    `columns` to a row; the legend in rows below the title and above the plot (never on the axis title nor the
+    title: the top margin grows with its rows); whole-number ticks on epoch axes."""
+    lines = wrap_title(title, TITLE_CHARS.get(columns, TITLE_CHARS[1]))
+    shift = TITLE_SHIFT if len(lines) > 1 else 0
+    head = 8 + shift + TITLE_LINE * len(lines)          # px from the top to below the title
+    # the legend's entries: named traces with points (Plotly gives an empty line none)
+    names = [t.name for t in fig.data if t.name and t.showlegend is not False and len(t.x or ()) > 0]
+    rows = _legend_rows(names, TITLE_CHARS.get(columns, TITLE_CHARS[1])) if len(names) > 1 else 1
+    top = head + 6 + LEGEND_ROW * rows
+    height = max(height, top + PLOT_MIN)
+    fig.update_layout(title=dict(text="<br>".join(lines), font=dict(size=15), x=0, xref="container", xanchor="left",
+                                 y=1, yref="container", yanchor="top", pad=dict(t=8 + shift, l=4)),
+                      height=height, font=dict(size=13), xaxis_title=xtitle,
+                      margin=dict(l=10, r=10, t=top, b=10),
+                      legend=dict(orientation="h", yref="container", y=1 - (head + 2) / height, yanchor="top",
+                                  xref="container", x=0, xanchor="left"),
                       uirevision="keep", hovermode="x unified")
     if xtitle == "epoch":
         xs = [x for trace in fig.data for x in (trace.x or ()) if x is not None]
         fig.update_xaxes(tick0=1, dtick=max(1, math.ceil((max(xs) - min(xs)) / 8)) if xs else 1)
     return fig
+
+
+def _legend_rows(names: list, chars: int) -> int:
+    """Rows a horizontal legend of these entries takes in a chart whose title fits `chars` characters a line (an
+    entry: about 48 px of line sample and gaps, then its name in 13 px text)."""
+    width, rows, used = chars * 6.5, 1, 0.0
+    for name in names:
+        w = 48 + 6.2 * len(name)
+        if used and used + w > width:
+            rows, used = rows + 1, 0.0
+        used += w
+    return rows
 
 
 def curves(title: str, xtitle: str, lines, runs) -> go.Figure:
@@ -52,7 +97,7 @@ def curves(title: str, xtitle: str, lines, runs) -> go.Figure:
             fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers" if len(xs) < 30 else "lines",
                                      name=f"{line} · {label}" if len(runs) > 1 else line,
                                      line=dict(color=RUN_COLORS[r % len(RUN_COLORS)], dash=DASHES[k % len(DASHES)])))
-    return _layout(fig, title, xtitle)
+    return _layout(fig, title, xtitle, columns=3 if title in FINAL_TITLES else 2)
 
 
 def reward_scatter(history: list, selected: int | None) -> go.Figure:
@@ -69,7 +114,7 @@ def reward_scatter(history: list, selected: int | None) -> go.Figure:
         fig.add_trace(go.Scatter(x=[chosen[0]["n"]], y=[chosen[0]["reward"]], mode="markers", name="selected",
                                  hoverinfo="skip", marker=dict(size=16, symbol="circle-open", color="#e31a1c",
                                                                line=dict(width=3))))
-    fig = _layout(fig, "Reward of every sampled architecture (click a point)", "sample", height=300)
+    fig = _layout(fig, "Reward of every sampled architecture (click a point)", "sample", height=300, columns=1)
     fig.update_layout(hovermode="closest", showlegend=False, clickmode="event+select")
     return fig
 
@@ -105,7 +150,7 @@ def derive_scatter(xs, ys, best_acc=None) -> go.Figure:
     if best_acc is not None:
         fig.add_hline(y=best_acc, line_dash="dash", line_color="#e31a1c", annotation_text="best")
     return _layout(fig, "Derive: whole-split validation accuracy, shared weights, BN recalibrated", "child",
-                   height=260)
+                   height=260, columns=1)
 
 
 def rank_scatter(rows: list, tau: float, interval, selected: str | None = None) -> go.Figure:
@@ -118,7 +163,7 @@ def rank_scatter(rows: list, tau: float, interval, selected: str | None = None) 
         marker=dict(size=[14 if r["arch"] == selected else 9 for r in rows], color=OP_COLORS["conv3x3"],
                     line=dict(width=[3 if r["arch"] == selected else 0 for r in rows], color="#e31a1c"))))
     fig = _layout(fig, f"Rank check: Kendall tau {tau:+.2f} (95% interval {lo:+.2f} to {hi:+.2f}), click a point",
-                  "validation accuracy with shared weights (BN recalibrated)", height=320)
+                  "validation accuracy with shared weights (BN recalibrated)", height=320, columns=1)
     fig.update_yaxes(title_text="validation accuracy, trained stand-alone")
     fig.update_layout(hovermode="closest", showlegend=False, clickmode="event+select")
     return fig
@@ -142,7 +187,7 @@ def race_chart(result: dict) -> go.Figure:
         text=[f"{m:.4f}" for m in means], textposition="inside"))
     fig = _layout(fig, f"Race {result['name']}: {metric} after {result['epochs']} epoch(s) from scratch "
                        f"({len(result['seeds'])} seed(s); bars: +-1 std over seeds, range for random "
-                       "architectures)", "", height=320)
+                       "architectures)", "", height=320, columns=1)
     fig.update_yaxes(title_text=metric)
     fig.update_layout(hovermode="closest", showlegend=False)
     return fig

@@ -3,6 +3,7 @@ its downloads."""
 from __future__ import annotations
 
 import functools
+import json
 import shutil
 
 import streamlit as st
@@ -13,7 +14,7 @@ from enas.space import MAX_STRING, Architecture, ArchitectureError
 
 from . import arch_io, charts, quality, teach
 from .history import CLASSES
-from .widgets import act, picture, plot
+from .widgets import act, field, picture, plot
 
 
 def final_view(registry, entry, ticking: bool):
@@ -30,22 +31,14 @@ def final_view(registry, entry, ticking: bool):
         st.caption("Derive and final training need a checkpoint: finish at least one search epoch first.")
     else:
         d1, d2 = st.columns([1, 1])
-        with d1, st.form("derive_form", border=True):
-            samples = st.number_input("children to sample", 1, 100_000, c.derive_samples, key="derive_samples")
-            recheck = st.number_input("re-check the top K from scratch (0: no)", 0, 1000, 0, key="derive_recheck",
-                                      help="train derive's top K stand-alone from scratch briefly and keep the "
-                                           "best by that: the shared-weight ranking can be wrong")
-            recheck_epochs = st.number_input("re-check epochs", 1, 1000, 1, key="derive_recheck_epochs")
-            if st.form_submit_button("Derive the best child", icon=":material/search:"):
-                act(registry.derive, entry.name, int(samples), int(recheck), int(recheck_epochs))
-                st.rerun(scope="app")
+        with d1:
+            derive_form(registry, entry)
         with d2:
             train_form(registry, entry)
     xs, ys = live.series("derive.val_acc")["derive.val_acc"]
     ranking = live.ranking()
     if xs:
-        plot("derive", lambda: charts.derive_scatter(xs, ys, ranking[0]["val_acc"] if ranking else None), ticking,
-             (entry.name,))
+        plot("derive", lambda: derive_chart(xs, ys, ranking), ticking, (entry.name, live.best))
     if ranking:
         st.markdown(f"**Best derived child:** `{live.best}`")
         picture(Architecture.parse(live.best), c.ops)
@@ -60,6 +53,48 @@ def final_view(registry, entry, ticking: bool):
     result_view(entry)
 
 
+def derive_chart(xs, ys, ranking: list):
+    """Derive's scatter, its dashed line labelled with the best child's architecture."""
+    fig = charts.derive_scatter(xs, ys, ranking[0]["val_acc"] if ranking else None)
+    if ranking:
+        fig.update_annotations(text=f"best: {ranking[0]['arch']}")
+    return fig
+
+
+# --- the forms: plain widgets and a button ------------------------------------------------------------
+# Not st.form: a form submits on Enter in any of its fields, which started jobs. A widget that is not drawn in a
+# run of the script (the run busy with the job, another tab open) loses its value, so what the user entered is
+# kept here, per run, and put back before the widget is made again (`widgets.field`).
+MODES = ["finetune", "scratch"]
+UPLOADS = "kept_uploads"  # {run: the architecture file uploaded in the training form, or None}
+def kept_upload(run: str):
+    """The training form's file uploader; the file stays chosen while the uploader is not drawn (it cannot be
+    put back into the widget), until the user removes it or uploads another."""
+    uploads, key = st.session_state.setdefault(UPLOADS, {}), f"train_file_{run}"
+
+    def changed():
+        uploads[run] = st.session_state[key]
+    upload = st.file_uploader("architecture JSON", type=["json"], key=key, on_change=changed)
+    if upload is None and uploads.get(run) is not None:
+        upload = uploads[run]
+        st.caption(f"uploaded before: {upload.name}")
+    return upload
+
+
+def derive_form(registry, entry):
+    name, c = entry.name, entry.config
+    with st.container(border=True):
+        samples = field(name, "derive_samples", c.derive_samples, st.number_input, "children to sample", 1,
+                        100_000)
+        recheck = field(name, "derive_recheck", 0, st.number_input, "re-check the top K from scratch (0: no)", 0,
+                        1000, help="train derive's top K stand-alone from scratch briefly and keep the best by "
+                                   "that: the shared-weight ranking can be wrong")
+        recheck_epochs = field(name, "derive_recheck_epochs", 1, st.number_input, "re-check epochs", 1, 1000)
+        if st.button("Derive the best child", key="derive_go", icon=":material/search:"):
+            act(registry.derive, name, int(samples), int(recheck), int(recheck_epochs))
+            st.rerun(scope="app")
+
+
 def training_label(k: int, t: dict) -> str:
     return f"#{k + 1} {t['mode']} {t['epochs']} ep. · {t['arch']}"
 
@@ -72,40 +107,55 @@ def final_charts(live, name: str, ticking: bool):
     labels = [training_label(k, t) for k, t in enumerate(trainings)]
     chosen = labels[-1:]
     if len(trainings) > 1:
-        chosen = st.multiselect("Final trainings to draw", labels, labels[-1:], key=f"trainings_{name}",
+        # a fresh choice when a training is added, so that the newest is drawn
+        chosen = st.multiselect("Final trainings to draw", labels, labels[-1:], key=f"trainings_{name}_{len(labels)}",
                                 help="each final training of this run, numbered in order; step and epoch count "
                                      "from 1 in each")
     runs = [(label, trainings[labels.index(label)]["series"]) for label in chosen]
     cols = st.columns(len(charts.FINAL_CHARTS))
     for k, (title, xtitle, lines) in enumerate(charts.FINAL_CHARTS):
         with cols[k]:
-            plot(f"final_{k}", functools.partial(charts.curves, title, xtitle, lines, runs), ticking,
+            plot(f"final_{k}", functools.partial(final_chart, title, xtitle, lines, runs), ticking,
                  (name, *chosen))
 
 
+def final_chart(title: str, xtitle: str, lines, runs):
+    """A final-training chart; its legend names the training of each line, with the architecture from that
+    training's own events (`training_label`), one training drawn or several."""
+    fig = charts.curves(title, xtitle, lines, runs)
+    if len(runs) == 1:
+        for trace, (_, line) in zip(fig.data, lines):
+            trace.name = runs[0][0] if len(lines) == 1 else f"{line} · {runs[0][0]}"
+        fig.update_layout(showlegend=True)
+    return fig
+
+
 def train_form(registry, entry):
-    c, live = entry.config, entry.live
+    c, live, name = entry.config, entry.live, entry.name
     best = live.best or entry.store.meta().get("best")
-    with st.form("train_form", border=True):
+    with st.container(border=True):
         sources = (["derived best"] if best else []) + ["paste a string", "upload a JSON file"]
-        source = st.radio("architecture", sources, horizontal=True, key="train_source")
-        text = st.text_input("architecture string", key="train_text", placeholder="e.g. c3 c5:1 mp:01")
-        upload = st.file_uploader("architecture JSON", type=["json"], key="train_file")
-        mode = st.selectbox("mode", ["finetune", "scratch"], index=["finetune", "scratch"].index(c.final_mode),
-                            key="train_mode")
-        epochs = st.number_input("epochs", 0, 10_000, c.final_epochs, key="train_epochs",
-                                 help="0 with finetune: evaluate the child as it inherits the shared weights")
-        if st.form_submit_button("Train the child", icon=":material/model_training:"):
-            try:
-                arch = read_arch(source, best, text, upload).check_space(c.nodes, c.ops)
-            except ArchitectureError as e:
-                st.error(str(e), icon=":material/error:")
+        source = field(name, "train_source", sources[0], st.radio, "architecture", sources, options=sources,
+                       horizontal=True)
+        text = field(name, "train_text", "", st.text_input, "architecture string",
+                     placeholder="e.g. c3 c5:1 mp:01")
+        upload = kept_upload(name)
+        mode = field(name, "train_mode", c.final_mode, st.selectbox, "mode", MODES, options=MODES)
+        epochs = field(name, "train_epochs", c.final_epochs, st.number_input, "epochs", 0, 10_000,
+                       help="0 with finetune: evaluate the child as it inherits the shared weights")
+        try:
+            arch, problem = read_arch(source, best, text, upload).check_space(c.nodes, c.ops), None
+            st.caption(f"trains `{arch}`")
+        except ArchitectureError as e:
+            arch, problem = None, str(e)
+        if mode == "scratch" and epochs == 0:
+            problem = problem or ("training from scratch needs at least 1 epoch (0 epochs is for finetune: it "
+                                  "evaluates the inherited child)")
+        if st.button("Train the child", key="train_go", icon=":material/model_training:"):
+            if problem:
+                st.error(problem, icon=":material/error:")
                 return
-            if mode == "scratch" and epochs == 0:
-                st.error("training from scratch needs at least 1 epoch (0 epochs is for finetune: it evaluates "
-                         "the inherited child)", icon=":material/error:")
-                return
-            act(registry.train, entry.name, arch, mode, int(epochs))
+            act(registry.train, name, arch, mode, int(epochs))
             st.rerun(scope="app")
 
 
@@ -127,7 +177,8 @@ def read_arch(source: str, best, text: str, upload) -> Architecture:
 
 
 def result_view(entry):
-    """The final result, and downloads of the architecture (JSON, string, DOT, SVG) and trained weights."""
+    """The final result, and downloads of its architecture (JSON, string, DOT, SVG) and trained weights; without a
+    result, downloads of the derived best. Each names the architecture it holds."""
     live, path = entry.live, entry.store.path
     result = live.result
     text = result["arch"] if result else live.best
@@ -137,28 +188,42 @@ def result_view(entry):
     if result:
         derived = live.derive_acc(result["arch"])
         trained = f"{result['epochs']} epoch(s), {result['mode']}"
-        cols = st.columns(5)
-        cols[0].metric("Validation accuracy at derive", "-" if derived is None else f"{derived:.4f}",
-                       help="whole validation split, shared weights, BN statistics recalibrated: the child as "
-                            "final training received it")
-        cols[1].metric("Validation accuracy", f"{result['val_acc']:.4f}",
-                       help=f"whole validation split, after final training ({trained}); eval-mode BN statistics")
-        cols[2].metric("Test accuracy", "-" if result["test_acc"] is None else f"{result['test_acc']:.4f}",
-                       help=f"whole test split, after final training ({trained})")
-        cols[3].metric("Parameters", f"{result['params']:,}")
-        cols[4].metric("FLOPs", f"{result['flops']:,}")
-    st.markdown(f"**Download `{arch}`**")
+        st.markdown(f"**Final training result of `{arch}`** ({trained})")
+        row = st.container(horizontal=True, gap="medium")   # wraps: five fixed columns cut the values at 1024 px
+        row.metric("Validation accuracy at derive", "-" if derived is None else f"{derived:.4f}", width="content",
+                   help=f"{arch}: whole validation split, shared weights, BN statistics recalibrated: the child "
+                        "as final training received it")
+        row.metric("Validation accuracy", f"{result['val_acc']:.4f}", width="content",
+                   help=f"{arch}: whole validation split, after final training ({trained}); eval-mode BN "
+                        "statistics")
+        row.metric("Test accuracy", "-" if result["test_acc"] is None else f"{result['test_acc']:.4f}",
+                   width="content", help=f"{arch}: whole test split, after final training ({trained})")
+        row.metric("Parameters", f"{result['params']:,}", width="content", help=f"{arch}")
+        row.metric("FLOPs", f"{result['flops']:,}", width="content", help=f"{arch}")
+    st.markdown(f"**Download {'the trained child' if result else 'the derived best'} `{arch}`**")
     cols = st.columns(5)
-    cols[0].download_button("JSON", arch.to_json() + "\n", "architecture.json", "application/json", key="dl_json")
-    cols[1].download_button("String", str(arch) + "\n", "architecture.txt", "text/plain", key="dl_txt")
-    cols[2].download_button("DOT", draw.to_dot(arch).source, "architecture.dot", "text/vnd.graphviz", key="dl_dot")
+    cols[0].download_button("JSON", arch.to_json() + "\n", "architecture.json", "application/json", key="dl_json",
+                            help=f"{arch} as this app's JSON")
+    cols[1].download_button("String", str(arch) + "\n", "architecture.txt", "text/plain", key="dl_txt",
+                            help=f"{arch}, one-line form")
+    cols[2].download_button("DOT", draw.to_dot(arch).source, "architecture.dot", "text/vnd.graphviz", key="dl_dot",
+                            help=f"{arch} as a graphviz graph")
     if shutil.which("dot"):   # made only when clicked
         cols[3].download_button("SVG", functools.partial(draw.to_svg, arch), "architecture.svg", "image/svg+xml",
-                                key="dl_svg")
+                                key="dl_svg", help=f"{arch} drawn")
     else:
         cols[3].caption("SVG needs graphviz's `dot` program (apt-get install graphviz)")
     weights = path / "final.pt"
-    if result and weights.is_file():
+    if result and weights.is_file() and weights_of(path) == result["arch"]:
         cols[4].download_button("Weights", functools.partial(weights.read_bytes), "final.pt",
-                                "application/octet-stream", key="dl_pt")
+                                "application/octet-stream", key="dl_pt",
+                                help=f"the weights of {arch} after final training ({trained})")
     arch_io.downloads(arch, "dl_child", config=entry.config, classes=entry.store.meta().get("classes", CLASSES))
+
+
+def weights_of(path) -> str | None:
+    """The architecture whose weights final.pt holds, from final.json (written with it), or None."""
+    try:
+        return json.loads((path / "final.json").read_text())["arch"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

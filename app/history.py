@@ -27,6 +27,9 @@ def history_view(entry, ticking: bool):
         return
     ns = [h["n"] for h in history]
     sel_key = f"sel_{entry.name}"
+    moment = ss.get(f"replay_at_{entry.name}") if ss.get(f"replay_on_{entry.name}") else None
+    if ss.get(f"{sel_key}_moment") != moment:   # a new replayed moment: show its newest sample, as every view does
+        ss[sel_key], ss[f"{sel_key}_moment"] = None, moment
     sel = ss.get(sel_key)
     pos = len(ns) - 1 if sel is None else min(bisect.bisect_left(ns, sel), len(ns) - 1)
     h = history[pos]
@@ -42,12 +45,16 @@ def history_view(entry, ticking: bool):
 
     plot(f"pick_{entry.name}", lambda: charts.reward_scatter(history, h["n"]), ticking, (sel,), on_select=picked,
          selection_mode="points")
-    c1, c2, c3, c4 = st.columns([1, 1, 1, 5])
-    c1.button("Previous", key="hist_prev", icon=":material/chevron_left:", disabled=pos == 0,
-              on_click=choose, args=(ns[max(pos - 1, 0)],))
-    c2.button("Next", key="hist_next", icon=":material/chevron_right:", disabled=pos == len(ns) - 1,
-              on_click=choose, args=(ns[min(pos + 1, len(ns) - 1)],))
-    c3.button("Latest", key="hist_last", on_click=choose, args=(None,), help="follow the newest sample")
+    # one row of buttons as wide as their labels, then the slider in what is left (fixed columns had cut the
+    # labels to "P..", "Ne..." at 1024 px)
+    row = st.container(horizontal=True, vertical_alignment="center")
+    row.button("Previous", key="hist_prev", icon=":material/chevron_left:", disabled=pos == 0,
+               on_click=choose, args=(ns[max(pos - 1, 0)],))
+    row.button("Next", key="hist_next", icon=":material/chevron_right:", disabled=pos == len(ns) - 1,
+               on_click=choose, args=(ns[min(pos + 1, len(ns) - 1)],))
+    row.button("Latest", key="hist_last", icon=":material/last_page:", on_click=choose, args=(None,),
+               help="follow the newest sample")
+    c4 = row.container(width="stretch")
     if len(ns) > 1:
         # a fresh slider whenever the choice changes elsewhere (or, following, a sample arrives): its value is
         # never set from here, so a redraw racing a user's move cannot undo either
@@ -67,12 +74,14 @@ def history_view(entry, ticking: bool):
 
 
 def samples_csv(store) -> str:
-    """Every `sample` event of the run store as CSV (made when the download is clicked)."""
+    """Every `sample` event of the run store as CSV (made when the download is clicked). Epochs count from 1, as
+    everywhere in the app (the events store them from 0)."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["epoch", "step", "ctrl_step", "arch", "accuracy", "reward"])
+    writer.writerow(["epoch (from 1)", "step", "ctrl_step", "arch", "accuracy", "reward"])
     for ev in store.events("sample"):
-        writer.writerow([ev["epoch"], ev["step"], ev.get("ctrl_step"), ev["arch"], ev["accuracy"], ev["reward"]])
+        epoch = None if ev["epoch"] is None else ev["epoch"] + 1
+        writer.writerow([epoch, ev["step"], ev.get("ctrl_step"), ev["arch"], ev["accuracy"], ev["reward"]])
     return out.getvalue()
 
 
@@ -86,17 +95,20 @@ def reference(live, history: list, pos: int):
     """The architecture the user compares sample `pos` with (its differing nodes are outlined), or None."""
     h = history[pos]
     policy = [p for p in live.policies() if p["epoch"] < (h["epoch"] or 0) + 1]
-    refs = {"the previous sample": Architecture.parse(history[pos - 1]["arch"]) if pos > 0 else None}
+    refs = {"previous": ("the previous sample", Architecture.parse(history[pos - 1]["arch"]) if pos > 0 else None)}
     if live.best:
-        refs["the derived best"] = Architecture.parse(live.best)
+        refs["best"] = ("the derived best", Architecture.parse(live.best))
     if policy:
         p = policy[-1]
-        refs[f"the policy's most likely (after epoch {p['epoch'] + 1})"] = Architecture.most_likely(
-            p["ops"], p["op_probs"], p["skip_probs"])
+        refs["likely"] = (f"the policy's most likely (after epoch {p['epoch'] + 1})",
+                          Architecture.most_likely(p["ops"], p["op_probs"], p["skip_probs"]))
+    if st.session_state.get("diff_ref") not in refs:   # e.g. the derived best, at a replayed moment before derive
+        st.session_state.pop("diff_ref", None)
     choice = st.radio("Outline in red the nodes that differ from", list(refs), horizontal=True, key="diff_ref",
+                      format_func=lambda k: refs[k][0],   # the choice holds while its label names a new epoch
                       help="a node differs when its op or its skips differ; with a new sample every minibatch, "
                            "nearly every node differs from the previous one")
-    return refs[choice]
+    return refs[choice][1]
 
 
 def arch_card(entry, arch: Architecture, prev, h: dict):

@@ -60,10 +60,11 @@ def lesson_view():
     st.caption(f"A tiny search on the built-in shapes data: {len(lesson.before)} nodes, the {len(lesson.ops)} "
                f"ops, {lesson.child_steps} steps of shared-weight training and {len(lesson.earlier_rewards)} "
                f"controller steps before the one shown (draw {lesson.seed}).")
-    back, step, fwd, new = st.columns([1, 4, 1, 1.3], vertical_alignment="center")
-    back.button("Back", key="lesson_back", on_click=_go, args=(-1,), disabled=k == 0, width="stretch")
-    fwd.button("Next", key="lesson_next", on_click=_go, args=(1,), disabled=k == len(STEPS) - 1, width="stretch")
-    new.button("New draw", key="lesson_new", on_click=_new_draw, icon=":material/casino:", width="stretch",
+    row = st.container(horizontal=True, vertical_alignment="center")   # fixed columns cut "New draw" at 1024 px
+    row.button("Back", key="lesson_back", on_click=_go, args=(-1,), disabled=k == 0, width="content")
+    step = row.container(width="stretch")
+    row.button("Next", key="lesson_next", on_click=_go, args=(1,), disabled=k == len(STEPS) - 1, width="content")
+    row.button("New draw", key="lesson_new", on_click=_new_draw, icon=":material/casino:", width="content",
                help="another seed: other children, rewards and update")
     title, sentence = STEPS[k]
     step.markdown(f"**Step {k + 1} of {len(STEPS)}: {title}**")

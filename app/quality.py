@@ -11,23 +11,16 @@ import streamlit as st
 from enas.space import Architecture
 
 from . import charts, teach
-from .widgets import act, picture, plot
+from .widgets import act, field, picture, plot
 
 
 def rank_view(registry, entry, ticking: bool, can_start: bool):
-    """Start a rank check (when the run is idle and derived) and show the newest one."""
+    """Start a rank check (when the run is idle and derived) and show the newest one, numbered as the rank-check
+    banner above the run names it."""
     live = entry.live
     teach.explain("rankcheck", "What does the rank check measure?")
     if can_start and live.ranking():
-        with st.form("rankcheck_form", border=True):
-            c1, c2 = st.columns(2)
-            k = c1.number_input("architectures (K)", 2, 1000, 8, key="rankcheck_k",
-                                help="derive's top half of K, then a spread over the rest of its ranking")
-            epochs = c2.number_input("epochs each, from scratch", 1, 1000, 1, key="rankcheck_epochs",
-                                     help="the run's final-training recipe; a stopped check keeps what it trained")
-            if st.form_submit_button("Run the rank check", icon=":material/leaderboard:"):
-                act(registry.rankcheck, entry.name, int(k), int(epochs))
-                st.rerun(scope="app")
+        rank_form(registry, entry)
     result = live.rankcheck
     if not result:
         return
@@ -41,16 +34,33 @@ def rank_view(registry, entry, ticking: bool, can_start: bool):
 
     selected = st.session_state.get(pick)
     plot(key, lambda: charts.rank_scatter(result["rows"], result["kendall_tau"], result["kendall_tau_95"], selected),
-         ticking, (selected, result["kendall_tau"]), on_select=picked, selection_mode="points")
+         ticking, (selected, live.rankchecks), on_select=picked, selection_mode="points")
     lo, hi = result["spearman_rho_95"]
-    st.caption(f"{result['k']} architectures, each trained {result['epochs']} epoch(s) from scratch; both "
-               f"accuracies over the whole validation split. Spearman rho {_f(result['spearman_rho'])} "
-               f"(95% interval {_f(lo)} to {_f(hi)}).")
+    st.caption(f"Rank check {live.rankchecks}, the newest: {result['k']} architectures, each trained "
+               f"{result['epochs']} epoch(s) from scratch; both accuracies over the whole validation split. Kendall "
+               f"tau {_f(result['kendall_tau'])}, Spearman rho {_f(result['spearman_rho'])} (95% interval {_f(lo)} "
+               f"to {_f(hi)}).")
     row = next((r for r in result["rows"] if r["arch"] == selected), None)
     if row:
         st.markdown(f"**`{row['arch']}`** · shared weights {row['shared_acc']:.4f} · stand-alone "
                     f"{row['standalone_acc']:.4f}")
         picture(Architecture.parse(row["arch"]), entry.config.ops)
+
+
+def rank_form(registry, entry):
+    """K and epochs, kept while not drawn, and the button: plain widgets, not st.form, which starts on Enter."""
+
+    with st.container(border=True):
+        c1, c2 = st.columns(2)
+        with c1:
+            k = field(entry.name, "rankcheck_k", 8, st.number_input, "architectures (K)", 2, 1000,
+                      help="derive's top half of K, then a spread over the rest of its ranking")
+        with c2:
+            epochs = field(entry.name, "rankcheck_epochs", 1, st.number_input, "epochs each, from scratch", 1, 1000,
+                           help="the run's final-training recipe; a stopped check keeps what it trained")
+        if st.button("Run the rank check", key="rankcheck_go", icon=":material/leaderboard:"):
+            act(registry.rankcheck, entry.name, int(k), int(epochs))
+            st.rerun(scope="app")
 
 
 def _f(x: float) -> str:

@@ -9,7 +9,8 @@ import streamlit as st
 
 from enas import replay
 
-SPEEDS = {"0.5 epoch/s": 2.0, "1 epoch/s": 1.0, "2 epochs/s": 0.5, "5 epochs/s": 0.2}
+SPEEDS = {"0.5 epoch/s": 0.5, "1 epoch/s": 1.0, "2 epochs/s": 2.0, "5 epochs/s": 5.0}   # search epochs per second
+DEFAULT_SPEED = "1 epoch/s"
 END = "derive & final"
 
 
@@ -38,14 +39,15 @@ def replay_bar(entry):
         ss.pop(f"replay_play_{name}", None)
         return entry
     steps = list(range(1, len(marks) + 1)) + ([END] if len(events) > marks[-1] else [])
-    at_key, play_key, tick_key = f"replay_at_{name}", f"replay_play_{name}", f"replay_tick_{name}"
+    at_key, play_key, due_key = f"replay_at_{name}", f"replay_play_{name}", f"replay_due_{name}"
     at = ss.setdefault(at_key, steps[0])
     playing = ss.get(play_key, False)
 
     def play():
         if not ss.get(play_key) and ss[at_key] == steps[-1]:
             ss[at_key] = steps[0]          # play again from the start
-        ss[play_key], ss[tick_key] = not ss.get(play_key), time.monotonic()
+        rate = SPEEDS[ss.get(speed_key, DEFAULT_SPEED)]
+        ss[play_key], ss[due_key] = not ss.get(play_key), time.monotonic() + 1 / rate   # the next epoch's time
 
     def moved(key: str, shown):
         if ss.get(key, shown) == shown:   # a slider of an earlier position, reported late (a busy machine)
@@ -53,33 +55,46 @@ def replay_bar(entry):
         ss[at_key] = ss[key]
         ss[play_key] = False
 
-    c1, c2, c3 = st.columns([1, 1.3, 5], vertical_alignment="center")
-    c1.button("Pause" if playing else "Play", key=f"replay_btn_{name}", width="stretch", on_click=play,
-              icon=":material/pause:" if playing else ":material/play_arrow:")
-    speed = c2.selectbox("speed", list(SPEEDS), index=1, key=f"replay_speed_{name}", label_visibility="collapsed",
-                         help="replay speed: search epochs shown per second")
+    row = st.container(horizontal=True, vertical_alignment="center")   # fixed columns cut "Play" at 1024 px
+    row.button("Pause" if playing else "Play", key=f"replay_btn_{name}", width="content", on_click=play,
+               icon=":material/pause:" if playing else ":material/play_arrow:")
+    speed_key = f"replay_speed_{name}"
+    speed = row.selectbox("speed", list(SPEEDS), index=list(SPEEDS).index(DEFAULT_SPEED), key=speed_key, width=150,
+                          label_visibility="collapsed", help="replay speed: search epochs shown per second")
     slider_key = f"replay_slider_{name}_{at}"   # a fresh slider per position: playback never writes a widget
-    c3.select_slider("search epoch", steps, value=at, key=slider_key, on_change=moved, args=(slider_key, at),
-                     format_func=lambda k: k if k == END else f"after epoch {k} of {len(marks)}",
-                     label_visibility="collapsed")
+    row.container(width="stretch").select_slider(
+        "search epoch", steps, value=at, key=slider_key, on_change=moved, args=(slider_key, at),
+        format_func=lambda k: k if k == END else f"after epoch {k} of {len(marks)}", label_visibility="collapsed")
     if playing:
-        _ticker(at_key, play_key, tick_key, steps, SPEEDS[speed])
+        _ticker(at_key, play_key, due_key, steps, SPEEDS[speed])
     k = len(marks) + 1 if at == END else at
     return dataclasses.replace(entry, live=_live_at(entry.store, str(entry.store.path), entry.live.last_id, k))
 
 
-def _ticker(at_key: str, play_key: str, tick_key: str, steps: list, every: float):
-    """While playing: a timer that advances one epoch every `every` seconds and redraws the page. A timer, not a
+def advance(i: int, last: int, due: float, now: float, rate: float) -> tuple:
+    """Playback at `rate` epochs per second from position `i`, the next epoch due at time `due`: at time `now`, the
+    position (every epoch due by then, at most `last`) and when the one after it is due. A redraw slower than the
+    rate skips epochs, so the rate holds."""
+    if now < due:
+        return i, due
+    n = 1 + int((now - due) * rate)
+    return min(i + n, last), due + n / rate
+
+
+def _ticker(at_key: str, play_key: str, due_key: str, steps: list, rate: float):
+    """While playing: a timer that advances to the epoch due by now (`advance`) and redraws the page. A timer, not a
     wait at the end of the page: a click (Pause, the scrubber) during a wait would be lost."""
-    @st.fragment(run_every=every)
+    @st.fragment(run_every=1 / rate)
     def tick():
         ss = st.session_state
-        if not ss.get(play_key) or time.monotonic() - ss.get(tick_key, 0.0) < every * 0.9:
+        if not ss.get(play_key):
             return
         i = steps.index(ss[at_key])
-        ss[at_key] = steps[min(i + 1, len(steps) - 1)]
-        ss[tick_key] = time.monotonic()
-        if ss[at_key] == steps[-1]:
+        j, ss[due_key] = advance(i, len(steps) - 1, ss.get(due_key, 0.0), time.monotonic(), rate)
+        if j == i:
+            return
+        ss[at_key] = steps[j]
+        if j == len(steps) - 1:
             ss[play_key] = False
         st.rerun(scope="app")
     tick()

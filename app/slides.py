@@ -34,9 +34,9 @@ def prepare(store_or_runs_dir, name: str) -> dict:
 def slides_buttons(store_or_runs_dir, name: str):
     """A "Prepare slides" button; once clicked, "Slides (GIF)" and "Slides (HTML)" downloads of run `name`."""
     key = f"slides_{name}"
-    cols = st.columns([2, 2, 2, 4])
-    if cols[0].button("Prepare slides", key=f"slides_prepare_{name}", icon=":material/slideshow:",
-                      help="draw the sampled architecture and the policy of every finished epoch, one frame each"):
+    row = st.container(horizontal=True, vertical_alignment="center")   # buttons as wide as their labels
+    if row.button("Prepare slides", key=f"slides_prepare_{name}", icon=":material/slideshow:",
+                  help="draw the sampled architecture and the policy of every finished epoch, one frame each"):
         try:
             st.session_state[key] = prepare(store_or_runs_dir, name)
         except (SlidesError, StoreError, OSError) as e:
@@ -44,12 +44,13 @@ def slides_buttons(store_or_runs_dir, name: str):
     made = st.session_state.get(key)
     if made is None:
         return
-    cols[1].download_button("Slides (GIF)", lambda: made["gif"], f"{name}-slides.gif", "image/gif",
-                            key=f"slides_gif_{name}", icon=":material/download:")
-    cols[2].download_button("Slides (HTML)", lambda: made["html"], f"{name}-slides.html", "text/html",
-                            key=f"slides_html_{name}", icon=":material/download:")
-    cols[3].caption(f"epochs 1 to {made['epochs']}: {made['frames']} frames · GIF {size(made['gif'])}, "
-                    f"HTML {size(made['html'])} · made in {made['seconds']:.1f} s; prepare again for newer epochs")
+    row.download_button("Slides (GIF)", lambda: made["gif"], f"{name}-slides.gif", "image/gif",
+                        key=f"slides_gif_{name}", icon=":material/download:")
+    row.download_button("Slides (HTML)", lambda: made["html"], f"{name}-slides.html", "text/html",
+                        key=f"slides_html_{name}", icon=":material/download:")
+    row.container(width="stretch").caption(
+        f"epochs 1 to {made['epochs']}: {made['frames']} frames · GIF {size(made['gif'])}, HTML "
+        f"{size(made['html'])} · made in {made['seconds']:.1f} s; prepare again for newer epochs")
 
 
 def size(data: bytes) -> str:

@@ -7,7 +7,7 @@ import functools
 import streamlit as st
 
 from enas import draw
-from enas.health import WHY
+from enas.health import WHY, title
 from enas.space import Architecture
 from enas.store import StoreError
 
@@ -88,6 +88,7 @@ def header(registry, entry):
     c1.subheader(entry.label)
     with c2:
         st.badge(live.status, color=STATUS_COLORS.get(live.status, "gray"))
+        st.caption(entry.threads)
         if live.message and live.status != "failed":
             st.caption(live.message)
     if "flash" in st.session_state:
@@ -99,11 +100,24 @@ def header(registry, entry):
                 st.code(live.traceback, language="text")
     controls(registry, entry)
     progress(live)
+    alerts_view(live)
+
+
+def alerts_view(live):
+    """The engine's newest errors and warnings, each headed by the moment it describes; then every health warning
+    as of the moment shown: held (the newest check's figures), or no longer held (the newest check, and when it
+    last held); the engine's notes."""
     alerts = list({(a["level"], a["message"]): a for a in live.alerts()}.values())   # each message once
-    shown = [a for a in alerts if a["level"] in ("error", "warning")][-3:]
-    for alert in shown:
-        (st.error if alert["level"] == "error" else st.warning)(alert["message"])
-    if any(a["message"].endswith(WHY + ".") for a in shown):
+    for alert in [a for a in alerts if a["level"] in ("error", "warning")][-3:]:
+        (st.error if alert["level"] == "error" else st.warning)(f"**{alert['at'].capitalize()}**: {alert['message']}")
+    health = live.health()
+    for h in health:
+        if h["holds"]:
+            st.warning(f"**{h['at'].capitalize()}**: {h['message']}")
+        else:
+            st.info(f"**{h['at'].capitalize()}**: {h['message']} The warning of {h['warned']} "
+                    f"({title(h['code'])}) no longer holds.", icon=":material/check_circle:")
+    if any(h["holds"] and h["message"].endswith(WHY + ".") for h in health):
         teach.explain("health", "Is the search healthy?")
     notes = [a["message"] for a in alerts if a["level"] not in ("error", "warning")]
     if notes:
@@ -139,20 +153,23 @@ def progress(live):
     p = live.progress()
     if p["fraction"] is not None:
         st.progress(p["fraction"], text=f"{p['phase']}: {p['fraction']:.0%}")
-    cols = st.columns(6)
+    # a row that wraps, each metric as wide as its label and value: six equal columns had cut "Epochs done 1/100"
+    # to "Epochs... 1/..." at 1024 px
+    row = st.container(horizontal=True, gap="medium")
     if p["phase"] == "final":
-        cols[0].metric("Final epochs", f"{p['final_epoch']}/{p['final_epochs']}",
-                       help="final-training epochs done")
+        row.metric("Final epochs", f"{p['final_epoch']}/{p['final_epochs']}", width="content",
+                   help="final-training epochs done")
     else:
-        cols[0].metric("Epochs done", f"{p['epoch']}/{p['epochs']}",
-                       help="search epochs finished; the one running now is the next (epochs count from 1 everywhere)")
-    cols[1].metric("Final training step" if p["phase"] == "final" else "Child step",
-                   p["final_step"] if p["phase"] == "final" else p["step"])
-    cols[2].metric("Samples", p["samples"])
-    cols[3].metric("Images/s", "-" if p["images_per_s"] is None else f"{p['images_per_s']:,.0f}",
-                   help="training images per second of the child being trained (smoothed), this machine")
-    cols[4].metric("Elapsed", seconds(p["elapsed"]))
-    cols[5].metric("ETA", seconds(p["eta"]))
+        row.metric("Epochs done", f"{p['epoch']}/{p['epochs']}", width="content",
+                   help="search epochs finished; the one running now is the next (epochs count from 1 everywhere)")
+    row.metric("Final step" if p["phase"] == "final" else "Child step",
+               p["final_step"] if p["phase"] == "final" else p["step"], width="content",
+               help="final-training steps done" if p["phase"] == "final" else "child-training steps done")
+    row.metric("Samples", p["samples"], width="content")
+    row.metric("Images/s", "-" if p["images_per_s"] is None else f"{p['images_per_s']:,.0f}", width="content",
+               help="training images per second of the child being trained (smoothed), this machine")
+    row.metric("Elapsed", seconds(p["elapsed"]), width="content")
+    row.metric("ETA", seconds(p["eta"]), width="content")
 
 
 # --- live: graph, policy, curves ------------------------------------------------------------------
@@ -233,11 +250,22 @@ def policy_view(live, name: str, ticking: bool):
         pol = policies[-1]
         if len(policies) > 1:
             at = {p["epoch"] + 1: p for p in policies}
-            pol = at[st.select_slider("policy after search epoch", list(at), list(at)[-1], key="policy_at")]
-        st.caption(f"the policy after search epoch {pol['epoch'] + 1}")
+            pol = at[policy_epoch(name, list(at))]
+        newest = policies[-1]["epoch"] + 1
+        st.caption(f"the policy after search epoch {pol['epoch'] + 1}"
+                   + ("" if pol is policies[-1] else f" (picked; the newest shown is after epoch {newest})"))
         left, right = st.columns(2)
         with left:
             plot("op_heat", lambda: charts.op_heatmap(pol), ticking, (name, pol["epoch"]))
         if len(pol["skip_probs"]) > 1:
             with right:
                 plot("skip_heat", lambda: charts.skip_heatmap(pol), ticking, (name, pol["epoch"]))
+
+
+def policy_epoch(name: str, epochs: list) -> int:
+    """The slider's epoch: the newest of `epochs`, unless the user picked another at this moment (this run, this
+    newest epoch); a new moment (the scrubber moved, a live epoch ended) starts again at its newest."""
+    ss, moment = st.session_state, (name, epochs[-1])
+    if ss.get("policy_moment") != moment or ss.get("policy_at") not in epochs:
+        ss.policy_moment, ss.policy_at = moment, epochs[-1]
+    return st.select_slider("policy after search epoch", epochs, key="policy_at")

@@ -9,6 +9,8 @@ from enas import draw
 from enas.space import Architecture, ArchitectureError
 from enas.store import StoreError
 
+from . import charts
+
 CHARTS_EVERY = 6.0   # seconds between redraws of a live run's curves and policy
 
 
@@ -27,11 +29,33 @@ def picture(arch: Architecture, ops, highlight=None):
 
 
 def plot(key: str, make, ticking: bool, signature=(), **kwargs):
-    """`st.plotly_chart(make())`; while a run is live the figure is remade at most every CHARTS_EVERY seconds (or
-    when `signature` changes) and re-sent unchanged in between: on a small machine the browser's full redraw of
-    changed charts had cost the search much of the page's overhead (benchmarks/README.md)."""
+    """`st.plotly_chart(make())`, without Plotly's toolbar (`charts.CONFIG`); while a run is live the figure is
+    remade at most every CHARTS_EVERY seconds (or when `signature` changes) and re-sent unchanged in between: on a
+    small machine the browser's full redraw of changed charts had cost the search much of the page's overhead
+    (benchmarks/README.md)."""
     memo = st.session_state.setdefault("chart_memo", {})
     now, old = time.monotonic(), memo.get(key)
     if not ticking or old is None or old[1] != signature or now - old[0] >= CHARTS_EVERY:
         old = memo[key] = (now, signature, make())
-    return st.plotly_chart(old[2], key=key, **kwargs)
+    return st.plotly_chart(old[2], key=key, config=charts.CONFIG, **kwargs)
+
+
+KEPT = "kept_fields"     # {(run, widget key): value}
+OWNER = "kept_owner"     # {widget key: the run whose value the widget holds now}
+
+
+def field(run: str, key: str, default, widget, *args, options=None, **kwargs):
+    """`widget(*args, key=key, **kwargs)` showing what the user last entered in it for run `run`, or `default`
+    (which may change, as the choices do after a derive) while they have entered nothing or what they entered is
+    not one of `options`; returns its value."""
+    kept, owner = st.session_state.setdefault(KEPT, {}), st.session_state.setdefault(OWNER, {})
+    mine = (run, key)
+    if options is not None and kept.get(mine, default) not in options:
+        kept.pop(mine, None)
+    if mine not in kept or key not in st.session_state or owner.get(key) != run:
+        st.session_state[key] = kept.get(mine, default)
+    owner[key] = run
+
+    def changed():   # by the user: runs before the script
+        kept[mine] = st.session_state[key]
+    return widget(*args, key=key, on_change=changed, **kwargs)

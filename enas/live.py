@@ -5,12 +5,18 @@ under a lock. Every series is decimated (at most `cap` points: when full, every 
 only every 2nd, 4th, ... new point is kept), and so are the history of sampled architectures and the policy
 snapshots; the table of unique architectures keeps at most `unique_cap` rows. Memory stays flat over long
 runs; the full record is the run store's (`RunStore.events`), from which `replay` rebuilds a LiveRun.
+
+Health: a `HealthCheck` fed with the same controller steps and epochs as the engine's keeps each warning's state as
+of the newest event (`health`): the engine alerts once per run, a banner shows whether it still holds, and when.
 """
 from __future__ import annotations
 
 import collections
+import math
 import threading
 import time
+
+from .health import HealthCheck
 
 CAP = 2000            # points per series, samples in the history
 POLICY_CAP = 200      # policy snapshots
@@ -55,6 +61,10 @@ class Decimated:
         return list(self.items)
 
 
+def _signed(x) -> str:
+    return "n/a" if x is None or math.isnan(x) else f"{x:+.2f}"
+
+
 def _xy(points: list) -> tuple:
     """(xs, ys) of a series' (x, y) points."""
     return [p[0] for p in points], [p[1] for p in points]
@@ -79,6 +89,11 @@ class LiveRun:
         self._trainings: list = []           # final trainings: {arch, mode, epochs, result, series {name: Decimated}}
         self.rankcheck = None                # the newest rank check's result
         self._alerts = collections.deque(maxlen=ALERT_CAP)
+        self._check = HealthCheck.of(config) if config is not None and config.controller == "enas" else None
+        self._step = None                    # the controller step whose samples are arriving: [epoch, entropy, archs]
+        self._health: dict = {}              # check code -> its state (see `health`), once it has held
+        self.rankchecks = 0                  # rank checks finished
+        self._search_epoch = 0               # the newest search event's epoch (0-based)
         self.status, self.message, self.error, self.traceback = "starting", "", None, None
         self.phase = None
         self.version = 0                     # events seen; views redraw when it changes
@@ -148,23 +163,34 @@ class LiveRun:
                         self._trainings[-1]["series"][f"{prefix}.{f}"] = line
         if kind in PHASE:
             self._enter_phase(PHASE[kind])
+            if PHASE[kind] == "search" and ev.get("epoch") is not None:
+                self._search_epoch = ev["epoch"]
+        if kind not in ("sample", "alert"):   # a controller step's samples (and alerts) follow it
+            self._end_step()
         if kind == "status":
             self._status(ev, t)
         elif kind == "alert":
-            self._alerts.append({"level": ev.get("level", "info"), "message": ev.get("message", ""), "t": t})
+            self._alert(ev, t)
         elif kind == "child_step":
             now.update(epoch=ev["epoch"], step=ev["step"], progress=ev.get("progress", 0.0))
             self._speed(ev.get("images_per_s"))
             self._arch = ev.get("arch", self._arch)
         elif kind == "controller_step":
             now["ctrl_step"] = ev.get("ctrl_step", now["ctrl_step"])
+            if self._check is not None and ev.get("entropy") is not None:
+                self._step = [ev["epoch"], ev["entropy"], []]
         elif kind == "sample":
             self._sample(ev)
+            if self._step is not None:
+                self._step[2].append(ev["arch"])
         elif kind == "policy":
             self._policies.add({"epoch": ev["epoch"], "ops": ev["ops"], "op_probs": ev["op_probs"],
                                 "skip_probs": ev["skip_probs"]})
         elif kind == "epoch":
             now.update(epoch=ev["epoch"] + 1, progress=0.0, epochs=ev.get("epochs", now["epochs"]))
+            if self._check is not None and ev.get("val_acc") is not None and ev.get("random_val_acc") is not None:
+                self._held(self._check.epoch_conditions(ev["val_acc"], ev["random_val_acc"]),
+                           f"search epoch {ev['epoch'] + 1}")
         elif kind == "derive_child":
             now["progress"] = ev.get("progress", 0.0)
             if ev["arch"] in self._derive or len(self._derive) < self.unique_cap:
@@ -191,6 +217,41 @@ class LiveRun:
             now["progress"] = ev.get("progress", 0.0)
         elif kind == "rankcheck_result":
             self.rankcheck = {k: v for k, v in ev.items() if k not in ("id", "kind", "t", "step", "epoch")}
+            self.rankchecks += 1   # its warning, if any, is the alert that follows
+            message = (f"Kendall tau {_signed(ev['kendall_tau'])} between shared-weight and stand-alone accuracy "
+                       f"({ev['k']} architectures, {ev['epochs']} epoch(s) each).")
+            self._held({"rank": (False, message)}, f"rank check {self.rankchecks}")
+
+    def _alert(self, ev: dict, t: float):
+        """A health warning sets its check's state (unless the check here follows that condition itself); any
+        other alert is kept, labelled with the moment it describes."""
+        code, epoch = ev.get("check"), ev.get("epoch")
+        at = f"search epoch {(self._search_epoch if epoch is None else epoch) + 1}"
+        if self.phase in ("derive", "final"):
+            at = {"derive": "derive", "final": "final training"}[self.phase]
+        if code == "rank":
+            self._held({code: (True, ev.get("message", ""))}, f"rank check {self.rankchecks}")
+        elif code is None:
+            self._alerts.append({"level": ev.get("level", "info"), "message": ev.get("message", ""), "t": t,
+                                 "at": at})
+        elif self._check is None:
+            self._held({code: (True, ev.get("message", ""))}, at)
+
+    def _end_step(self):
+        """The controller step whose samples have all arrived: its health conditions, as the engine checked them."""
+        if self._step is not None:
+            epoch, entropy, archs = self._step
+            self._step = None
+            self._held(self._check.step_conditions(entropy, archs), f"search epoch {epoch + 1}")
+
+    def _held(self, conditions: dict, at: str):
+        """Record {code: (holds, message)} checked at moment `at`; a condition that never held has no state."""
+        for code, (holds, message) in conditions.items():
+            state = self._health.get(code)
+            if holds:
+                self._health[code] = {"code": code, "holds": True, "message": message, "at": at, "warned": at}
+            elif state is not None:
+                state.update(holds=False, message=message, at=at)
 
     def _final_restarted(self, ev: dict) -> bool:
         """A final training logged before `final_start` existed: a new one starts when its step count drops."""
@@ -309,8 +370,15 @@ class LiveRun:
             return list(self._policies.list())
 
     def alerts(self) -> list:
+        """The engine's alerts other than health warnings: level, message, t and `at` (the moment it describes)."""
         with self._lock:
             return list(self._alerts)
+
+    def health(self) -> list:
+        """Each health warning that has held, as of the newest event: code, holds (now), message (the newest
+        check's, with its figures), at (that check: "search epoch 12", "rank check 2"), warned (when it last held)."""
+        with self._lock:
+            return [dict(h) for h in self._health.values()]
 
     def progress(self) -> dict:
         """Phase, epoch, step, images/s, the phase's done fraction, elapsed (running) seconds and ETA seconds."""

@@ -4,6 +4,7 @@ Tests run torch on one thread (here and in the subprocesses they start): their t
 busy 2-core machine two OpenMP threads stall each other on small ops (10x slower LSTM steps were seen).
 """
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -15,7 +16,10 @@ torch.set_num_threads(1)
 
 from enas.config import Config
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:   # the app's modules (`app.registry`), as `streamlit run app/main.py` finds them
+    sys.path.insert(0, str(ROOT))
+SHARED = ROOT.parent / "shared"
 CIFAR_FOLDER = SHARED / "data" / "cifar10-jpeg" / "train"
 
 TINY = {"dataset": "shapes:800", "train_subset": 256, "val_size": 128, "nodes": 3, "channels": 8, "epochs": 2,
@@ -39,6 +43,20 @@ def runs_dir(tmp_path, monkeypatch):
     d = tmp_path / "runs"
     monkeypatch.setenv("ENAS_RUNS_DIR", str(d))
     return d
+
+
+@pytest.fixture
+def runs(runs_dir):
+    """The app's runs folder (ENAS_RUNS_DIR); the searches the app started in it are stopped after the test."""
+    yield runs_dir
+    from app.registry import get_registry
+    registry = get_registry(str(runs_dir.resolve()))
+    for name in registry.active():
+        registry.stop(name)
+    for name in registry.loaded():
+        entry = registry.view(name)
+        if entry.thread is not None:
+            entry.thread.join(30)
 
 
 def wait(cond, timeout=120.0, what="condition"):

@@ -25,19 +25,6 @@ TINY_INTS = {"nodes": 2, "channels": 8, "batch_size": 32, "steps_per_epoch": 4, 
 TINY_TEXT = {"train_subset": "256", "val_size": "128"}
 
 
-@pytest.fixture
-def runs(tmp_path, monkeypatch):
-    monkeypatch.setenv("ENAS_RUNS_DIR", str(tmp_path / "runs"))
-    yield tmp_path / "runs"
-    registry = get_registry(str((tmp_path / "runs").resolve()))
-    for name in registry.active():
-        registry.stop(name)
-    for name in registry.loaded():
-        entry = registry.view(name)
-        if entry.thread is not None:
-            entry.thread.join(30)
-
-
 def new_app() -> AppTest:
     at = AppTest.from_file(str(ROOT / "app" / "main.py"), default_timeout=60)
     at.run()

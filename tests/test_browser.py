@@ -147,3 +147,69 @@ def test_the_cifar_demo_replays_at_a_projector_s_resolution(server, tmp_path):
         page.get_by_role("tab", name="How ENAS works").click()
         expect(page.get_by_text("Step 1 of 5", exact=False)).to_be_visible()   # the lesson, computed in seconds
         page.screenshot(path=str(tmp_path / "demo-learn.png"), full_page=True)
+
+
+# In the page: what is cut to an ellipsis (a metric's label or value, a button's label) and each visible chart whose
+# title runs out of the chart or meets Plotly's toolbar (the modebar, drawn on hover at the chart's top right).
+CUT_OR_COVERED = """() => {
+  const box = e => e.getBoundingClientRect();
+  const meet = (a, b) => a.width > 0 && b.width > 0 && a.left < b.right && b.left < a.right && a.top < b.bottom
+                         && b.top < a.bottom;
+  const cut = [];
+  for (const el of document.querySelectorAll(
+      '[data-testid="stMetricLabel"], [data-testid="stMetricValue"], button, [data-testid="stDownloadButton"]')) {
+    if (!el.offsetParent) continue;
+    if ([el, ...el.querySelectorAll('*')].some(e => e.scrollWidth > e.clientWidth + 1
+                                               && getComputedStyle(e).textOverflow === 'ellipsis'))
+      cut.push(el.innerText.replace(/\\s+/g, ' ').trim());
+  }
+  const titles = [];
+  for (const chart of document.querySelectorAll('.js-plotly-plot')) {
+    const title = chart.querySelector('.gtitle');
+    if (!chart.offsetParent || !title) continue;
+    const c = box(chart), t = box(title), bar = chart.querySelector('.modebar');
+    if (t.left < c.left - 1 || t.right > c.right + 1 || t.top < c.top - 1 || (bar && meet(box(bar), t)))
+      titles.push(title.textContent);
+  }
+  return {cut, titles, charts: document.querySelectorAll('.js-plotly-plot').length};
+}"""
+
+
+def finished_run(runs: Path, name: str = "legible"):
+    """A tiny search, derived and trained, in the runs folder the server reads."""
+    from conftest import tiny_config
+
+    from enas.search import Engine
+    from enas.store import RunStore
+
+    config = tiny_config()
+    assert Engine(config, RunStore.create(runs, name, config), []).run(("search", "derive", "final")) == "finished"
+
+
+def test_at_1024_px_no_metric_button_or_chart_title_is_cut_or_covered(server, tmp_path):
+    """Projector legibility (issue 18): at 1024x768 with the sidebar open, no metric (label, value) and no button
+    label of a finished run's header, Live and Architectures tabs is cut to an ellipsis, and every chart title
+    there and on the Derive & final tab lies inside its chart, clear of Plotly's toolbar."""
+    from playwright.sync_api import expect
+
+    finished_run(tmp_path / "runs")
+    with open_page(server, tmp_path, 1024, 768) as page:
+        expect(page.get_by_test_id("stMetric").filter(has_text="Final epochs").first).to_contain_text("1/1")
+        page.wait_for_function("document.querySelectorAll('.js-plotly-plot .gtitle').length >= 8")   # 6 + policy
+        page.wait_for_timeout(1500)   # the charts' last layout pass
+        found = {"Live": page.evaluate(CUT_OR_COVERED)}
+        page.get_by_role("tab", name="Architectures").click()
+        page.get_by_role("button", name="Prepare slides").click()
+        expect(page.get_by_role("button", name="Slides (HTML)")).to_be_visible()
+        expect(page.get_by_role("button", name="Previous")).to_be_visible()
+        page.wait_for_timeout(1500)
+        found["Architectures"] = page.evaluate(CUT_OR_COVERED)
+        page.screenshot(path=str(tmp_path / "legible-architectures.png"))
+        page.get_by_role("tab", name="Derive & final").click()
+        expect(page.get_by_text("Best derived child", exact=False)).to_be_visible()
+        page.wait_for_function("[...document.querySelectorAll('.js-plotly-plot')].filter(p => p.offsetParent)"
+                               ".length >= 4")   # derive, three of final training
+        page.wait_for_timeout(1500)
+        found["Derive & final"] = {"cut": [], "titles": page.evaluate(CUT_OR_COVERED)["titles"]}
+    bad = {tab: {k: f[k] for k in ("cut", "titles") if f[k]} for tab, f in found.items()}
+    assert not any(bad.values()), f"cut to an ellipsis, or chart titles out of their chart or under its toolbar: {bad}"

@@ -3,7 +3,7 @@ final trainings kept apart; the app's demo entry and replay controls (AppTest)."
 import gzip
 import json
 import sys
-import time
+import types
 from pathlib import Path
 
 import pytest
@@ -11,6 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from app import replay as app_replay  # noqa: E402
 from conftest import tiny_config  # noqa: E402
 from enas import recording, replay  # noqa: E402
 from enas.live import LiveRun  # noqa: E402
@@ -206,17 +207,19 @@ def test_the_demo_opens_read_only_in_replay_with_an_empty_runs_folder(demo):
     assert any("A recorded run" in c.value for c in at.caption)
 
 
-def test_play_advances_pause_stops_and_the_scrubber_drives_every_view(demo):
+def test_play_advances_pause_stops_and_the_scrubber_drives_every_view(demo, monkeypatch):
+    clock = types.SimpleNamespace(now=1000.0)
+    monkeypatch.setattr(app_replay, "time", types.SimpleNamespace(monotonic=lambda: clock.now))
     at = demo
     next(b for b in at.button if b.label == "Play").click().run()
     seen = []
-    for _ in range(2):                 # AppTest runs no timers: each page run after a second is one tick
-        time.sleep(1.0)
+    for _ in range(2):                 # AppTest runs no timers: a page run one second later is one tick
+        clock.now += 1.0
         at.run()
         seen.append(metric(at, "Epochs done"))
     assert seen == [f"2/{EPOCHS}", f"3/{EPOCHS}"], seen
     next(b for b in at.button if b.label == "Pause").click().run()
-    time.sleep(1.0)
+    clock.now += 1.0
     at.run()
     assert metric(at, "Epochs done") == f"3/{EPOCHS}"                  # paused: no tick
     at.select_slider[0].set_value("derive & final").run()
