@@ -6,7 +6,7 @@ import textwrap
 
 import plotly.graph_objects as go
 
-from enas.draw import OP_COLORS
+from enas.teach.draw import OP_COLORS
 
 RUN_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 DASHES = ("solid", "dash", "dot")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from enas.store import StoreError
+from enas.runs.store import StoreError
 
 
 def delete_button(registry, name: str, where=None, key: str = "delete"):

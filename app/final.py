@@ -8,9 +8,9 @@ import shutil
 
 import streamlit as st
 
-from enas import draw
 from enas.formats import parse_any
 from enas.space import MAX_STRING, Architecture, ArchitectureError
+from enas.teach import draw
 
 from . import arch_io, charts, quality, teach
 from .history import CLASSES

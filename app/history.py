@@ -9,8 +9,8 @@ import io
 
 import streamlit as st
 
-from enas import draw
 from enas.space import Architecture
+from enas.teach import draw
 
 from . import charts, slides, teach
 from .widgets import picture, plot

@@ -1,5 +1,5 @@
 """'One controller update, step by step': a tiny search's controller step that a teacher clicks through
-(`enas.lesson`), available without any run."""
+(`enas.teach.lesson`), available without any run."""
 from __future__ import annotations
 
 import math
@@ -7,8 +7,8 @@ import math
 import plotly.graph_objects as go
 import streamlit as st
 
-from enas.draw import OP_COLORS
-from enas.lesson import Lesson, one_update
+from enas.teach.draw import OP_COLORS
+from enas.teach.lesson import Lesson, one_update
 
 from .widgets import picture
 

@@ -12,9 +12,9 @@ import streamlit as st  # noqa: E402
 
 from app import delete, lesson, quality, sidebar, sweeps, teach, views  # noqa: E402
 from app.registry import get_registry, run_label  # noqa: E402
-from enas import recording  # noqa: E402
-from enas.runs import list_runs  # noqa: E402
-from enas.store import runs_dir_default  # noqa: E402
+from enas.runs import recording  # noqa: E402
+from enas.runs.listing import list_runs  # noqa: E402
+from enas.runs.store import runs_dir_default  # noqa: E402
 
 DEMO_LABEL = "CIFAR-10 demo · a recorded ENAS search (read-only)"
 

@@ -14,11 +14,11 @@ from pathlib import Path
 import streamlit as st
 
 from enas.config import Config
-from enas.datacheck import check_dataset
+from enas.data.check import check_dataset
 from enas.hardware import auto_threads, resolve_threads, threads_text
-from enas.live import LiveRun
-from enas.runs import delete_run, new_run_name
-from enas.store import LIVE, RunStore, StoreError, failure
+from enas.runs.listing import delete_run, new_run_name
+from enas.runs.live import LiveRun
+from enas.runs.store import LIVE, RunStore, StoreError, failure
 
 
 def engine_threads() -> int:
@@ -78,7 +78,7 @@ class Registry:
         self._executors: dict = {}       # Ray cluster address -> its RayExecutor
 
     def add_recording(self, name: str, runs_dir) -> None:
-        """Offer the read-only run `name` of `runs_dir` (see enas.recording.materialize) beside this folder's."""
+        """Offer the read-only run `name` of `runs_dir` (see enas.runs.recording.materialize) beside this folder's."""
         with self._lock:
             self.recorded[name] = Path(runs_dir)
 
@@ -107,7 +107,7 @@ class Registry:
     def resume(self, name: str, ray: str | None = None, phases=("search",)) -> None:
         """Continue an interrupted, stopped or failed run from its newest checkpoint with the `phases` it has not
         completed, here or as an actor on the Ray cluster at `ray`."""
-        from enas.executor import remaining_phases
+        from enas.scale.executor import remaining_phases
         executor = self._ray(ray)
         with self._lock:
             entry = self._idle_entry(name)
@@ -125,7 +125,7 @@ class Registry:
         """The RayExecutor of `address` (one per address, kept), or None for this process."""
         if not address:
             return None
-        from enas.ray_executor import RayExecutor
+        from enas.scale.ray_executor import RayExecutor
         with self._lock:
             if address not in self._executors:
                 self._executors[address] = RayExecutor(address)
@@ -142,7 +142,7 @@ class Registry:
                          job="derive")
 
     def rankcheck(self, name: str, k: int, epochs: int) -> None:
-        from enas.rankcheck import rank_check
+        from enas.quality.rankcheck import rank_check
         with self._lock:
             self._launch(self._idle_entry(name), (lambda engine: rank_check(engine, k, epochs),), job="rankcheck")
 
@@ -161,7 +161,7 @@ class Registry:
         return entry
 
     def _launch(self, entry: Entry, phases, job: str, resume: bool = False):
-        from enas.control import Control
+        from enas.engine.control import Control
         entry.control, entry.job = Control(), job
         entry.live({"kind": "status", "status": "starting", "t": time.time(),
                     "message": f"starting {job}: loading the data, building the model"})
@@ -174,7 +174,9 @@ class Registry:
         """The worker thread: build the engine, run the phases; every failure ends in a failed status."""
         store, live = entry.store, entry.live
         try:
-            from enas.search import Engine   # it sets the run's torch threads (its config's) on this thread
+            from enas.engine.search import (
+                Engine,  # it sets the run's torch threads (its config's) on this thread
+            )
             engine = Engine(store.config(), store, [], entry.control)
             if resume:
                 engine.restore()
@@ -202,7 +204,7 @@ class Registry:
         self._control(name).stop()
 
     def delete(self, name: str) -> None:
-        """Delete run `name` and its files (`enas.runs.delete_run`), unless it is running or a recording."""
+        """Delete run `name` and its files (`enas.runs.listing.delete_run`), unless it is running or a recording."""
         with self._lock:
             entry = self._entries.get(name)
             if name in self.recorded:

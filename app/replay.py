@@ -7,7 +7,7 @@ import time
 
 import streamlit as st
 
-from enas import replay
+from enas.runs import replay
 
 SPEEDS = {"0.5 epoch/s": 0.5, "1 epoch/s": 1.0, "2 epochs/s": 2.0, "5 epochs/s": 5.0}   # search epochs per second
 DEFAULT_SPEED = "1 epoch/s"

@@ -8,11 +8,11 @@ import re
 import streamlit as st
 
 from enas.config import PRESETS, SPECS, Config, ConfigError
-from enas.data import DataError
-from enas.datacheck import FOLDER_PROMPT, check_dataset
+from enas.data.check import FOLDER_PROMPT, check_dataset
+from enas.data.load import DataError
 from enas.hardware import auto_threads, threads_text, usable_cpus
+from enas.runs.store import StoreError, check_name
 from enas.space import space_size
-from enas.store import StoreError, check_name
 
 from . import teach, urlstate
 

@@ -1,4 +1,4 @@
-"""Slides of the open run for download: an animated GIF and a self-contained HTML page (`enas.slides`), built only
+"""Slides of the open run for download: an animated GIF and a self-contained HTML page (`enas.teach.slides`), built only
 when asked (a "Prepare slides" click: a run of a hundred epochs takes a second or two), then kept for the session."""
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import time
 
 import streamlit as st
 
-from enas.slides import SlidesError, frames, html_text
-from enas.slides_gif import gif_bytes
-from enas.store import RunStore, StoreError
+from enas.runs.store import RunStore, StoreError
+from enas.teach.slides import SlidesError, frames, html_text
+from enas.teach.slides_gif import gif_bytes
 
 
 def build(store) -> dict:

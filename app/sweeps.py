@@ -6,9 +6,9 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from enas.executor import PHASES
-from enas.store import LIVE, RunStore, StoreError
-from enas.sweep import list_plans, run_config, summary
+from enas.runs.store import LIVE, RunStore, StoreError
+from enas.scale.executor import PHASES
+from enas.scale.sweep import list_plans, run_config, summary
 
 from . import charts
 from .sidebar import ray_address

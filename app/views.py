@@ -6,10 +6,10 @@ import functools
 
 import streamlit as st
 
-from enas import draw
-from enas.health import WHY, title
+from enas.quality.health import WHY, title
+from enas.runs.store import StoreError
 from enas.space import Architecture
-from enas.store import StoreError
+from enas.teach import draw
 
 from . import arch_io, charts, final, history, replay, teach
 from .delete import delete_button

@@ -5,9 +5,9 @@ import time
 
 import streamlit as st
 
-from enas import draw
+from enas.runs.store import StoreError
 from enas.space import Architecture, ArchitectureError
-from enas.store import StoreError
+from enas.teach import draw
 
 from . import charts
 

@@ -1,7 +1,7 @@
 """Data layer benchmark: is the data path ever the bottleneck?
 
 Measures
-1. the device pipeline (`enas.pipeline.DeviceData`): batches/s of augmented training epochs, of random
+1. the device pipeline (`enas.data.device.DeviceData`): batches/s of augmented training epochs, of random
    validation batches (the controller's reward) and of in-order evaluation batches;
 2. the training step it feeds: forward + backward + SGD step of the default supergraph child (6 nodes,
    32 channels, the architecture `c3 c5:1 c1:01 mp:011 ap:0001 c3:10100`), same batch size and device;
@@ -31,8 +31,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from enas.data import load_dataset  # noqa: E402
-from enas.pipeline import DeviceData  # noqa: E402
+from enas.data.device import DeviceData  # noqa: E402
+from enas.data.load import load_dataset  # noqa: E402
 
 DEFAULT_FOLDER = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-jpeg" / "train"
 ARCH = "c3 c5:1 c1:01 mp:011 ap:0001 c3:10100"

@@ -48,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 
 from app.registry import engine_threads  # noqa: E402
 from enas.config import Config  # noqa: E402
-from enas.store import RunStore  # noqa: E402
+from enas.runs.store import RunStore  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

@@ -1,8 +1,8 @@
 """Is the search any good, on real data? The whole protocol of issue 11 on the CIFAR-10 image folder.
 
-ENAS and random search with the same settings and budget (`enas.race`: search, derive, the derived architecture
+ENAS and random search with the same settings and budget (`enas.scale.race`: search, derive, the derived architecture
 of each side and R uniformly random architectures retrained from scratch with one recipe), then the rank check
-of the ENAS run (`enas.rankcheck`: K of its derived architectures retrained, Kendall tau and Spearman rho with
+of the ENAS run (`enas.quality.rankcheck`: K of its derived architectures retrained, Kendall tau and Spearman rho with
 bootstrap intervals). Prints the table and saves JSON (benchmarks/results/quality.json).
 
     python benchmarks/bench_quality.py                      # the default budget: about 35 min on 2 cores
@@ -26,12 +26,12 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from enas.cli import parse_seeds  # noqa: E402
+from enas.cli.main import parse_seeds  # noqa: E402
 from enas.config import Config  # noqa: E402
-from enas.race import race  # noqa: E402
-from enas.rankcheck import rank_check  # noqa: E402
-from enas.search import Engine  # noqa: E402
-from enas.store import RunStore  # noqa: E402
+from enas.engine.search import Engine  # noqa: E402
+from enas.quality.rankcheck import rank_check  # noqa: E402
+from enas.runs.store import RunStore  # noqa: E402
+from enas.scale.race import race  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "cifar10-jpeg" / "train"
 

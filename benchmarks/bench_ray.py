@@ -38,7 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from enas.store import RunStore  # noqa: E402
+from enas.runs.store import RunStore  # noqa: E402
 
 CPUS = os.cpu_count() or 2
 
@@ -145,8 +145,8 @@ def warm(runs: Path, address: str, reps: int, out: dict):
     import torch
 
     from enas.config import Config
-    from enas.executor import LocalExecutor
-    from enas.ray_executor import RayExecutor
+    from enas.scale.executor import LocalExecutor
+    from enas.scale.ray_executor import RayExecutor
     torch.set_num_threads(1)
     actor = RayExecutor(address, cpus=1)
     actor.check_shared(runs)   # once per process, as the app and a sweep do

@@ -136,7 +136,7 @@ def chain(nodes: int) -> Architecture:
 
 def engine_ips(dataset) -> float:
     """Images/s of the engine's whole training loop at the seed settings (sampling, batches, step, logging)."""
-    from enas.search import Engine
+    from enas.engine.search import Engine
     config = Config.from_dict({"dataset": "shapes", "epochs": 1, "steps_per_epoch": 20, "controller_steps": 0,
                                "sampling": "per-batch"}, preset="seed")
     engine = Engine(config, dataset=dataset)
@@ -180,7 +180,7 @@ def controller_figures(reps: int) -> dict:
 
 def quick_preset_phases(**changes) -> dict:
     """Wall time of the quick preset (search, derive, final) on shapes, by phase, and the final result."""
-    from enas.search import Engine, load_data
+    from enas.engine.search import Engine, load_data
     config = Config.from_dict(changes, preset="quick")
     start = time.perf_counter()
     engine = Engine(config, dataset=load_data(config))
@@ -214,7 +214,7 @@ def peak_memory_seed_folder() -> dict:
         return {"skipped": f"{folder} is absent"}
     code = (
         "import resource, sys; sys.path.insert(0, %r)\n"
-        "from enas.config import Config\nfrom enas.search import Engine\n"
+        "from enas.config import Config\nfrom enas.engine.search import Engine\n"
         "c = Config.from_dict({'dataset': 'folder:%s', 'epochs': 1, 'steps_per_epoch': 20, 'derive_samples': 5},"
         " preset='seed')\n"
         "e = Engine(c)\ne.search()\ne.derive()\n"
@@ -249,7 +249,7 @@ def main():
                      "fp32": lambda: child_step_ips(YARDSTICK_ARCH),
                      "bf16": lambda: child_step_ips(YARDSTICK_ARCH, precision="bf16"),
                      "convs_only": lambda: convs_only_ips(YARDSTICK_ARCH)}, args.reps)
-    from enas.search import load_data
+    from enas.engine.search import load_data
     shapes = load_data(Config.from_dict({"dataset": "shapes"}))
     m.update(interleaved({"yardstick_2": yardstick_ips, "engine": lambda: engine_ips(shapes)}, args.reps))
     peak = matmul_flops()

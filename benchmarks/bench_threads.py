@@ -35,7 +35,7 @@ def measure(threads: int) -> dict:
     import torch
 
     from enas.config import Config
-    from enas.search import Engine
+    from enas.engine.search import Engine
     imported = time.perf_counter()
     engine = Engine(Config.from_dict(WORKLOAD, preset="quick").replace(threads=threads))
     built = time.perf_counter()

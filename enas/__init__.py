@@ -1,10 +1,11 @@
 """enas-explorer: ENAS (Efficient Neural Architecture Search via parameter sharing) that you can watch.
 
-Modules: `space` (architectures as data), `model` (supergraph and child networks), `controller` (LSTM policy,
-random search, REINFORCE), `config` (settings and presets), `data` (datasets: `splits`, `cifar`,
-`folder`, `decode`, `cache`; `datacheck` checks one before a run) and `pipeline` (batches),
-`store` (the on-disk run store), `search` (search, derive and final training), `cli` (`python -m enas`).
+The core, here: `space` (architectures as plain data) and its `formats` (with `standalone`, a child as a
+PyTorch file), `model` (supergraph and child networks), `controller` (LSTM policy, random search, REINFORCE),
+`config` (settings and presets), `seeds`, `errors` and `hardware`. Above it, each package importing only those
+below it: `data`, `quality`, `runs`, `engine`, then `scale` and `teach`, then `cli` (`python -m enas`).
+The README's "Where things live" draws the layers; tests/test_layout.py keeps them true.
 """
-from .space import OPS, Architecture, ArchitectureError, space_size
+from enas.space import OPS, Architecture, ArchitectureError, space_size
 
 __all__ = ["OPS", "Architecture", "ArchitectureError", "space_size"]

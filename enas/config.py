@@ -11,7 +11,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from .space import OPS
+from enas.space import OPS
 
 
 class ConfigError(ValueError):

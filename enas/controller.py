@@ -18,7 +18,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .space import OPS, Architecture
+from enas.space import OPS, Architecture
 
 
 @dataclass

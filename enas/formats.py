@@ -23,9 +23,9 @@ import json
 import math
 import re
 
-from .config import Config
-from .space import LONG, MAX_STRING, OPS, Architecture, ArchitectureError
-from .standalone import SOURCE
+from enas.config import Config
+from enas.space import LONG, MAX_STRING, OPS, Architecture, ArchitectureError
+from enas.standalone import SOURCE
 
 ENAS_OPS = ("conv3x3", "sep-conv3x3", "conv5x5", "sep-conv5x5", "avgpool3x3", "maxpool3x3")
 IDS = ("enas", "project")

@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .space import KERNEL, OPS, Architecture
+from enas.space import KERNEL, OPS, Architecture
 
 
 def conv_bn_relu(c_in: int, c_out: int, running_stats: bool) -> nn.Sequential:

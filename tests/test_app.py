@@ -9,16 +9,16 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from conftest import wait  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from app import final, history, widgets  # noqa: E402
-from conftest import wait  # noqa: E402
 from app.registry import get_registry  # noqa: E402
-from enas import draw  # noqa: E402
-from enas.space import MAX_STRING, Architecture, ArchitectureError  # noqa: E402
 from enas.config import Config  # noqa: E402
-from enas.data import DataError  # noqa: E402
-from enas.store import RunStore, StoreError  # noqa: E402
+from enas.data.load import DataError  # noqa: E402
+from enas.runs.store import RunStore, StoreError  # noqa: E402
+from enas.space import MAX_STRING, Architecture, ArchitectureError  # noqa: E402
+from enas.teach import draw  # noqa: E402
 
 TINY_INTS = {"nodes": 2, "channels": 8, "batch_size": 32, "steps_per_epoch": 4, "controller_steps": 2,
              "controller_children": 2, "derive_samples": 3, "final_epochs": 1}
@@ -266,7 +266,8 @@ def test_live_charts_are_remade_at_most_every_few_seconds_unless_their_inputs_ch
 
 def test_a_collapsing_search_shows_its_health_warning_and_why(runs):
     from conftest import tiny_config
-    from enas.search import Engine
+
+    from enas.engine.search import Engine
     config = tiny_config(epochs=1, health_entropy_fraction=1.0)
     Engine(config, RunStore.create(runs, "collapsed", config)).run(("search",))
     at = new_app()
@@ -277,7 +278,8 @@ def test_a_collapsing_search_shows_its_health_warning_and_why(runs):
 
 def test_rank_check_from_the_derive_tab_draws_its_scatter(runs):
     from conftest import tiny_config
-    from enas.search import Engine
+
+    from enas.engine.search import Engine
     config = tiny_config(derive_samples=6)
     Engine(config, RunStore.create(runs, "ranked", config)).run(("search", "derive"))
     at = new_app()
@@ -298,8 +300,9 @@ def test_rank_check_from_the_derive_tab_draws_its_scatter(runs):
 
 
 def test_races_are_drawn_with_their_verdict_and_a_broken_file_is_named(runs):
-    from enas.race import race
     from conftest import tiny_config
+
+    from enas.scale.race import race
     result = race(tiny_config(epochs=1), runs, "demo", [0, 1], baseline=2, epochs=1)
     (runs / "races" / "broken.json").write_text("{not json")
     at = new_app()

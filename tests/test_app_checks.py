@@ -9,13 +9,13 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from conftest import tiny_config  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from app import urlstate  # noqa: E402
-from conftest import tiny_config  # noqa: E402
-from enas.data import DataError  # noqa: E402
-from enas.search import Engine  # noqa: E402
-from enas.store import RunStore  # noqa: E402
+from enas.data.load import DataError  # noqa: E402
+from enas.engine.search import Engine  # noqa: E402
+from enas.runs.store import RunStore  # noqa: E402
 
 STARTS = ("start_enas", "start_random", "start_both")
 

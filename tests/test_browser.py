@@ -179,8 +179,8 @@ def finished_run(runs: Path, name: str = "legible"):
     """A tiny search, derived and trained, in the runs folder the server reads."""
     from conftest import tiny_config
 
-    from enas.search import Engine
-    from enas.store import RunStore
+    from enas.engine.search import Engine
+    from enas.runs.store import RunStore
 
     config = tiny_config()
     assert Engine(config, RunStore.create(runs, name, config), []).run(("search", "derive", "final")) == "finished"

@@ -4,10 +4,10 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import TINY
-from enas.cli import main
-from enas.store import RunStore
+
+from enas.cli.main import main
+from enas.runs.store import RunStore
 
 
 def enas(*args, runs_dir, check=True):
@@ -124,8 +124,9 @@ def test_delete_asks_first_unless_yes_and_refuses_a_running_run(tmp_path, capsys
 def test_launchers_do_not_import_torch_and_the_engine_does_not_import_torchvision():
     """What a process imports before its first step is start-up every run pays: a Ray launcher (CLI, sweep) needs
     neither torch (1.5-2 s) nor, anywhere, torchvision's models and torch._dynamo (1.7 s) unless it decodes JPEGs."""
-    code = ("import sys; import enas.cli, enas.cli_files, enas.executor, enas.ray_executor, enas.sweep, enas.runs, enas.store; "
+    code = ("import sys; import enas.cli.main, enas.cli.files, enas.scale.executor, enas.scale.ray_executor, "
+            "enas.scale.sweep, enas.runs.listing, enas.runs.store; "
             "print(sorted(m for m in ('torch', 'torchvision') if m in sys.modules)); "
-            "import enas.search; print(sorted(m for m in ('torch', 'torchvision') if m in sys.modules))")
+            "import enas.engine.search; print(sorted(m for m in ('torch', 'torchvision') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.split("\n")[:2] == ["[]", "['torch']"]

@@ -8,7 +8,6 @@ from hypothesis import strategies as st
 from enas.config import BEFORE_FIELD, PRESETS, SPECS, Config, ConfigError
 from enas.space import Architecture, ArchitectureError
 
-
 # Reference values. Seed notebook: the seed report's ENAS notebook. ENAS: the paper's released macro-search script
 # (melodyguan/enas scripts/cifar10_macro_search.sh, src/cifar10/main.py, general_controller.py, utils.py).
 SEED_NOTEBOOK = {

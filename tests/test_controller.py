@@ -4,7 +4,13 @@ import math
 import pytest
 import torch
 
-from enas.controller import Controller, RandomSampler, Reinforce, bernoulli_kl, reduce_skip_kl
+from enas.controller import (
+    Controller,
+    RandomSampler,
+    Reinforce,
+    bernoulli_kl,
+    reduce_skip_kl,
+)
 from enas.space import Architecture
 
 

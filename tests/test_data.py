@@ -14,9 +14,16 @@ import pytest
 import torch
 from PIL import Image
 
-from enas import data as D
-from enas.data import DataError, Dataset, Split, available_sources, data_dir_default, load_dataset
-from enas.shapes import SHAPES_CLASSES, make_shapes
+from enas.data import load as D
+from enas.data.load import (
+    DataError,
+    Dataset,
+    Split,
+    available_sources,
+    data_dir_default,
+    load_dataset,
+)
+from enas.data.shapes import SHAPES_CLASSES, make_shapes
 
 SHARED_TRAIN = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-jpeg" / "train"
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from enas import datacheck
 from enas.config import Config
-from enas.data import DataError, load_dataset
-from enas.datacheck import check_dataset
+from enas.data import check as datacheck
+from enas.data.check import check_dataset
+from enas.data.load import DataError, load_dataset
 
 SHARED_TRAIN = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-jpeg" / "train"
 

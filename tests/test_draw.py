@@ -4,8 +4,8 @@ import shutil
 
 import pytest
 
-from enas import draw
 from enas.space import OPS, Architecture
+from enas.teach import draw
 
 ARCH = Architecture.parse("c3 c5:1 mp:01 c1:110 ap:0011 c3:10101")
 

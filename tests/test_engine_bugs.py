@@ -5,13 +5,12 @@ import math
 
 import pytest
 import torch
-
 from conftest import tiny_config
-from enas.controller import Controller
-from enas.pipeline import DeviceData
-from enas.search import Engine
-from enas.space import Architecture
 
+from enas.controller import Controller
+from enas.data.device import DeviceData
+from enas.engine.search import Engine
+from enas.space import Architecture
 
 # --- (1) rewards are scored on the stored validation images, never augmented ------------------------------------
 

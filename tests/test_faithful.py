@@ -11,12 +11,12 @@ import torch
 from PIL import Image
 
 from enas.config import Config
+from enas.data.shapes import SHAPES_CLASSES, make_shapes
+from enas.engine.children import evaluate
+from enas.engine.search import Engine
 from enas.model import ChildNet
-from enas.children import evaluate
-from enas.search import Engine
-from enas.shapes import SHAPES_CLASSES, make_shapes
+from enas.runs.store import RunStore, load_file
 from enas.space import Architecture
-from enas.store import RunStore, load_file
 
 KEEP = (0, 1, 5, 8)  # disk, square, h-stripes, checker
 SEARCH = {"val_size": 300, "nodes": 3, "channels": 16, "epochs": 20, "batch_size": 32, "controller_steps": 2,

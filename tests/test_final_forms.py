@@ -11,9 +11,9 @@ from conftest import tiny_config, wait
 from streamlit.testing.v1 import AppTest
 
 from app.registry import get_registry
-from enas.search import Engine
+from enas.engine.search import Engine
+from enas.runs.store import RunStore
 from enas.space import SHORT, Architecture
-from enas.store import RunStore
 
 FIELDS = ("derive_samples", "derive_recheck", "derive_recheck_epochs", "train_epochs", "rankcheck_k",
           "rankcheck_epochs")   # the tab's number fields

@@ -14,16 +14,26 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from conftest import tiny_config  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from conftest import tiny_config  # noqa: E402
-from enas import cli  # noqa: E402
+from enas.cli import main as cli  # noqa: E402
 from enas.config import Config  # noqa: E402
-from enas.formats import (ENAS_OPS, FORMATS, export, from_fixed_arc, from_nni, nni_text, parse_any,  # noqa: E402
-                          pytorch_source, to_fixed_arc, to_nni)
+from enas.formats import (  # noqa: E402
+    ENAS_OPS,
+    FORMATS,
+    export,
+    from_fixed_arc,
+    from_nni,
+    nni_text,
+    parse_any,
+    pytorch_source,
+    to_fixed_arc,
+    to_nni,
+)
 from enas.model import ChildNet  # noqa: E402
+from enas.runs.store import RunStore, save_atomic  # noqa: E402
 from enas.space import OPS, Architecture, ArchitectureError  # noqa: E402
-from enas.store import RunStore, save_atomic  # noqa: E402
 
 EXAMPLE = Architecture.parse("c3 c5:1 c1:01 mp:011 c3:1001 ap:00101")
 
@@ -142,7 +152,7 @@ def test_parse_any_reports_the_error_of_the_format_it_recognised(text, message):
 
 # --- PyTorch export -------------------------------------------------------------------------------------
 def final_pt(path: Path, net: ChildNet, classes) -> Path:
-    """`net` saved as final training saves a run's child (enas/search.py, train_final)."""
+    """`net` saved as final training saves a run's child (enas/engine/search.py, train_final)."""
     save_atomic({"format": "enas-explorer", "kind": "child", "arch": net.arch.to_dict(),
                  "channels": net.classifier.in_features, "dropout": net.dropout.p,
                  "first_node_bn": isinstance(net.bns[0], torch.nn.BatchNorm2d),
@@ -200,7 +210,7 @@ def test_the_pytorch_file_refuses_the_weights_of_another_child(tmp_path):
 # --- command line and app --------------------------------------------------------------------------------
 def test_export_a_trained_run_to_a_pytorch_file_that_loads_its_final_pt(tmp_path):
     runs, config = tmp_path / "runs", tiny_config(epochs=1)
-    from enas.search import Engine
+    from enas.engine.search import Engine
     Engine(config, RunStore.create(runs, "done", config)).run(("search", "derive", "final"))
     store = RunStore.open(runs, "done")
     result, arch = store.meta()["result"], Architecture.parse(store.meta()["result"]["arch"])

@@ -1,11 +1,11 @@
 """Health warnings: each condition from a planted stream of controller steps, once; and through the engine."""
 import pytest
-
 from conftest import tiny_config
-from enas.health import HealthCheck
-from enas.search import Engine
+
+from enas.engine.search import Engine
+from enas.quality.health import HealthCheck
+from enas.runs.store import RunStore
 from enas.space import Architecture
-from enas.store import RunStore
 
 MIXED = [Architecture.parse(s) for s in ("c3 c5:1 mp:01", "c1 ap:0 c3:10", "mp c3:1 c5:00", "ap c1:0 mp:11")]
 

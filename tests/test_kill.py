@@ -8,9 +8,9 @@ import sys
 import time
 
 import torch
-
 from conftest import TINY
-from enas.store import RunStore, load_file
+
+from enas.runs.store import RunStore, load_file
 
 SETTINGS = {**TINY, "epochs": 12, "steps_per_epoch": 8}
 

@@ -12,8 +12,8 @@ sys.path.insert(0, str(ROOT))
 
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from enas import lesson as lessons  # noqa: E402
 from enas.space import Architecture  # noqa: E402
+from enas.teach import lesson as lessons  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,8 @@ import threading
 import pytest
 
 from enas.config import Config
-from enas.live import Decimated, LiveRun
-from enas.store import RunStore
+from enas.runs.live import Decimated, LiveRun
+from enas.runs.store import RunStore
 
 
 def child(step, loss=1.0, arch="c3 c5:1", epoch=0, progress=0.5, t=None):

@@ -2,9 +2,10 @@
 import gc
 
 from conftest import tiny_config
-from enas.live import LiveRun
-from enas.search import Engine
-from enas.store import RunStore
+
+from enas.engine.search import Engine
+from enas.runs.live import LiveRun
+from enas.runs.store import RunStore
 
 
 def test_a_long_tiny_run_keeps_memory_flat(runs_dir):

@@ -12,13 +12,14 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app import history  # noqa: E402
 from conftest import tiny_config  # noqa: E402
 from test_app_checks import STARTS, new_app, under  # noqa: E402
-from enas import recording  # noqa: E402
+
+from app import history  # noqa: E402
 from enas.formats import parse_any  # noqa: E402
+from enas.runs import recording  # noqa: E402
+from enas.runs.store import RunStore  # noqa: E402
 from enas.space import Architecture, ArchitectureError  # noqa: E402
-from enas.store import RunStore  # noqa: E402
 
 CIFAR_RELATIVE = "folder:../shared/data/cifar10-jpeg/train"
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from enas.data import DataError, Split
-from enas.pipeline import PAD, DeviceData
+from enas.data.device import PAD, DeviceData
+from enas.data.load import DataError, Split
 
 MEAN = (0.4, 0.5, 0.6)
 STD = (0.2, 0.25, 0.3)

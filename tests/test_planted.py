@@ -7,13 +7,13 @@
 import random
 
 import torch
-
-import enas.race
 from conftest import tiny_config
-from enas.race import race
-from enas.rankcheck import rank_check
-from enas.search import Engine
-from enas.store import RunStore
+
+import enas.scale.race
+from enas.engine.search import Engine
+from enas.quality.rankcheck import rank_check
+from enas.runs.store import RunStore
+from enas.scale.race import race
 
 WEIGHTS = (0.30, 0.20, 0.10)     # conv3x3 at node 0, 1, 2 is worth this much
 SKIP_WEIGHTS = (0.016, 0.008, 0.004)
@@ -59,7 +59,7 @@ CONFIG = dict(epochs=8, steps_per_epoch=1, controller_steps=10, controller_child
 
 def test_a_truly_better_op_is_learned_wins_the_race_and_ranks_with_tau_near_1(runs_dir, monkeypatch):
     Planted = planted(good_op, 0.002)
-    monkeypatch.setattr(enas.race, "Engine", Planted)
+    monkeypatch.setattr(enas.scale.race, "Engine", Planted)
     config = tiny_config(**{**CONFIG, "derive_samples": 3})    # derive keeps the best of 3 samples on each side
     result = race(config, runs_dir, "good", [0, 1, 2], baseline=8, epochs=1)
     assert result["verdict"].startswith("ENAS ahead by"), result["verdict"]

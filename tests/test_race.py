@@ -2,13 +2,13 @@
 import json
 
 import pytest
-
 from conftest import tiny_config
 from test_cli import enas, flags
-from enas.cli import parse_seeds
+
+from enas.cli.main import parse_seeds
 from enas.config import ConfigError
-from enas.race import race, verdict
-from enas.store import RunStore
+from enas.runs.store import RunStore
+from enas.scale.race import race, verdict
 
 
 def result(enas_mean, enas_std, random_mean, random_std):

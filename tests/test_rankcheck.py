@@ -4,14 +4,14 @@ import json
 import math
 
 import pytest
-
 from conftest import tiny_config
 from test_cli import enas, flags
-from enas.rank import bootstrap_interval, kendall_tau, ranks, spearman_rho
-from enas.rankcheck import pick_spread, rank_check
-from enas.search import Engine
+
+from enas.engine.search import Engine
+from enas.quality.rank import bootstrap_interval, kendall_tau, ranks, spearman_rho
+from enas.quality.rankcheck import pick_spread, rank_check
+from enas.runs.store import RunStore
 from enas.space import Architecture
-from enas.store import RunStore
 
 
 @pytest.mark.parametrize("x, y, tau, rho", [

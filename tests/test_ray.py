@@ -12,16 +12,22 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import TINY, wait
-from enas.cli import main
-from enas.executor import ExecutorError, checkpoint_epoch
-from enas.ray_executor import HEARTBEAT_S, FolderError, RayExecutor, check_reachable, open_for_actor
-from enas.runs import list_runs
-from enas.race import race
-from enas.rankcheck import rank_check
-from enas.search import Engine
-from enas.store import Busy, RunStore
+
+from enas.cli.main import main
+from enas.engine.search import Engine
+from enas.quality.rankcheck import rank_check
+from enas.runs.listing import list_runs
+from enas.runs.store import Busy, RunStore
+from enas.scale.executor import ExecutorError, checkpoint_epoch
+from enas.scale.race import race
+from enas.scale.ray_executor import (
+    HEARTBEAT_S,
+    FolderError,
+    RayExecutor,
+    check_reachable,
+    open_for_actor,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -260,7 +266,7 @@ def test_claim_lets_one_launch_write_and_takes_over_only_from_a_dead_holder(tiny
     store.set_meta(pid=2**22 + 12345)                 # its process died: a retry takes over at once
     store.claim({**me, "pid": 7})
     store.set_meta(host="another-machine", heartbeat=time.time())
-    monkeypatch.setattr("enas.store.STALE_S", 0.5)
+    monkeypatch.setattr("enas.runs.store.STALE_S", 0.5)
     started = time.monotonic()
     store.claim(me, wait=30)                          # another machine's holder: once its heartbeat is stale,
     assert 0.4 < time.monotonic() - started < 30 and store.meta()["owner"] == me   # not when the wait runs out

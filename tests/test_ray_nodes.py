@@ -7,11 +7,11 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import wait
-from enas.executor import checkpoint_epoch
-from enas.ray_executor import RayExecutor
-from enas.store import RunStore
+
+from enas.runs.store import RunStore
+from enas.scale.executor import checkpoint_epoch
+from enas.scale.ray_executor import RayExecutor
 
 EPOCHS = 16
 

@@ -11,13 +11,14 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app import replay as app_replay  # noqa: E402
 from conftest import tiny_config  # noqa: E402
-from enas import recording, replay  # noqa: E402
-from enas.live import LiveRun  # noqa: E402
-from enas.search import Engine  # noqa: E402
+
+from app import replay as app_replay  # noqa: E402
+from enas.engine.search import Engine  # noqa: E402
+from enas.runs import recording, replay  # noqa: E402
+from enas.runs.live import LiveRun  # noqa: E402
+from enas.runs.store import RunStore  # noqa: E402
 from enas.space import Architecture  # noqa: E402
-from enas.store import RunStore  # noqa: E402
 
 EPOCHS = 3
 

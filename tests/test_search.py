@@ -6,14 +6,14 @@ import time
 
 import pytest
 import torch
-
 from conftest import tiny_config, wait
+
+from enas.engine.children import cosine_lr, evaluate
+from enas.engine.control import Control
+from enas.engine.search import Engine, load_data
 from enas.model import ChildNet
-from enas.control import Control
-from enas.children import cosine_lr, evaluate
-from enas.search import Engine, load_data
+from enas.runs.store import RunStore, StoreError, load_file
 from enas.space import Architecture
-from enas.store import RunStore, StoreError, load_file
 
 
 def run_engine(runs_dir, name, config, listeners=(), phases=("search",), control=None):

@@ -8,15 +8,15 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from conftest import tiny_config
 from PIL import Image
 
-from conftest import tiny_config
-from enas import slides
-from enas.cli import main
-from enas.draw import OP_COLORS
-from enas.search import Engine
+from enas.cli.main import main
+from enas.engine.search import Engine
+from enas.runs.store import RunStore
 from enas.space import Architecture
-from enas.store import RunStore
+from enas.teach import slides
+from enas.teach.draw import OP_COLORS
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -71,7 +71,7 @@ def test_gif_has_a_1280x720_frame_per_epoch_drawing_the_architectures_ops(run, t
 
 def test_a_hundred_epochs_make_a_small_gif(tmp_path):
     """The GIF's size for a long run: frames share a palette and only their changes are stored."""
-    from enas.slides_gif import gif_bytes
+    from enas.teach.slides_gif import gif_bytes
     ops = ("conv1x1", "conv3x3", "conv5x5", "maxpool3x3", "avgpool3x3")
     fr = []
     for e in range(100):
@@ -189,7 +189,9 @@ def test_cli_errors_are_one_line(run, tmp_path, capsys, args, message):
 
 
 def slides_page(runs_dir, name):
-    from app.slides import slides_buttons   # the AppTest runs this function's source alone
+    from app.slides import (
+        slides_buttons,  # the AppTest runs this function's source alone
+    )
     slides_buttons(runs_dir, name)
 
 

@@ -9,9 +9,16 @@ import pytest
 import torch
 
 from enas.config import Config
-from enas.data import DataError
-from enas.runs import delete_run, list_runs
-from enas.store import RunStore, StoreError, check_name, failure, load_file, run_path
+from enas.data.load import DataError
+from enas.runs.listing import delete_run, list_runs
+from enas.runs.store import (
+    RunStore,
+    StoreError,
+    check_name,
+    failure,
+    load_file,
+    run_path,
+)
 
 CONFIG = Config.from_dict({}, preset="quick")
 

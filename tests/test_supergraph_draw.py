@@ -5,8 +5,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from enas import draw
 from enas.space import OPS, Architecture, ArchitectureError
+from enas.teach import draw
 
 NS = {"s": "http://www.w3.org/2000/svg"}
 

@@ -9,15 +9,25 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import TINY, wait
 from streamlit.testing.v1 import AppTest
 
-from conftest import TINY, wait
-from enas.cli import main
+from enas.cli.main import main
 from enas.config import ConfigError
-from enas.executor import LocalExecutor, remaining_phases
-from enas.search import Engine
-from enas.store import RunStore
-from enas.sweep import Board, load_plan, open_run, plan, run_config, run_sweep, save_plan, summary, table
+from enas.engine.search import Engine
+from enas.runs.store import RunStore
+from enas.scale.executor import LocalExecutor, remaining_phases
+from enas.scale.sweep import (
+    Board,
+    load_plan,
+    open_run,
+    plan,
+    run_config,
+    run_sweep,
+    save_plan,
+    summary,
+    table,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))   # the app's package

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import tiny_config
+
 from enas import hardware
 from enas.config import Config, ConfigError
-from enas.executor import LocalExecutor
-from enas.search import Engine
-from enas.store import RunStore
+from enas.engine.search import Engine
+from enas.runs.store import RunStore
+from enas.scale.executor import LocalExecutor
 
 ROOT = Path(__file__).resolve().parent.parent
 SEARCH_KINDS = ("epoch", "child_step", "controller_step", "sample")
@@ -115,7 +115,7 @@ def test_auto_threads_rule(monkeypatch):
 
 def test_ray_runs_ask_for_their_threads_and_auto_is_the_cpus_asked(monkeypatch):
     pytest.importorskip("ray")
-    from enas.ray_executor import RayExecutor
+    from enas.scale.ray_executor import RayExecutor
 
     class FakeRay:
         @staticmethod

@@ -12,12 +12,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from conftest import tiny_config, wait  # noqa: E402
+
 from app import replay as app_replay  # noqa: E402
 from app.registry import get_registry  # noqa: E402
-from enas import recording  # noqa: E402
-from enas.health import HealthCheck  # noqa: E402
-from enas.search import Engine  # noqa: E402
-from enas.store import RunStore  # noqa: E402
+from enas.engine.search import Engine  # noqa: E402
+from enas.quality.health import HealthCheck  # noqa: E402
+from enas.runs import recording  # noqa: E402
+from enas.runs.store import RunStore  # noqa: E402
 
 EPOCHS = 6
 NAME = "planted"

@@ -1,0 +1,339 @@
+"""The ENAS loop: train shared weights, train the controller, repeat; then derive the best child and train it
+(those two, one child at a time, are in `children.py`).
+
+`Engine` runs the three phases of one run (`search`, `derive`, `train_final`) synchronously, reporting every
+step as an event (a dict with `kind`, `epoch`, `step` and metrics) to its run store and to any listeners.
+Another thread steers it through `Control` (pause, resume, stop), honoured between two training steps.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+
+import torch
+import torch.nn.functional as F
+
+from enas.config import Config
+from enas.controller import Controller, RandomSampler, Reinforce
+from enas.data.device import DeviceData
+from enas.data.load import load_dataset
+from enas.engine.children import FORMAT, ChildTraining, Diverged, cosine_lr
+from enas.engine.control import Control, Stopped
+from enas.hardware import apply_threads, resolve_device, slow_precision
+from enas.model import Supergraph
+from enas.quality.health import HealthCheck
+from enas.runs.store import RunStore, failure
+from enas.seeds import stream, stream_seed
+from enas.space import Architecture
+
+SEARCH_EVENTS = ("child_step", "controller_step", "sample", "policy", "epoch", "alert")
+
+
+class Engine(ChildTraining):
+    """One run: its data, supergraph, sampler and optimisers, and the phases search, derive and train_final."""
+
+    def __init__(self, config: Config, store: RunStore | None = None, listeners=(), control: Control | None = None,
+                 dataset=None):
+        # torch's CPU threads, set by the run itself: results differ between thread counts, so an auto (0) count
+        # becomes a number recorded in the run, which its resume and a rerun of its config use again
+        self.threads = apply_threads(config.threads)
+        if config.threads != self.threads:
+            config = config.replace(threads=self.threads)
+            if store is not None:
+                store.set_meta(config=store.config().replace(threads=self.threads).to_dict())
+        self.config, self.store, self.listeners = config, store, list(listeners)
+        self.control = control or Control()
+        c = config
+        try:
+            self.device = resolve_device(c.device)
+            self.dataset = dataset or load_data(c)
+        except Exception as e:  # a run that cannot start is marked failed, with the reason
+            if store is not None:
+                store.fail(e)
+            raise
+        d = self.dataset
+        if store is not None:
+            store.set_meta(classes=list(d.classes))
+        # channels-last (NHWC) batches and weights: 1.4-1.5x faster convolutions on CPU (benchmarks/README.md)
+        self.train_data = DeviceData(d.train, d.mean, d.std, self.device, augment=True, channels_last=True)
+        self.val_data = DeviceData(d.val, d.mean, d.std, self.device, channels_last=True)
+        self.test_data = (DeviceData(d.test, d.mean, d.std, self.device, channels_last=True)
+                          if d.test is not None else None)
+        self.classes = len(d.classes)
+
+        torch.manual_seed(stream_seed(c.seed, "init"))
+        self.supergraph = Supergraph(c.nodes, c.channels, c.ops, self.classes, c.dropout, c.first_node_bn).to(
+            self.device, memory_format=torch.channels_last)
+        if c.controller == "enas":
+            self.sampler = Controller(c.nodes, c.ops, c.lstm_size, c.lstm_layers, c.temperature, c.tanh_constant,
+                                      c.skip_target, c.skip_reduce)
+        else:
+            self.sampler = RandomSampler(c.nodes, c.ops)
+        self.reinforce = Reinforce(self.sampler, c.controller_lr, c.entropy_weight, c.baseline_decay, c.skip_weight,
+                                   (c.controller_beta1, 0.999), c.controller_eps)
+        self.health = (HealthCheck(c.health_entropy_fraction, c.health_op_share, c.health_skip_margin,
+                                   c.health_window, c.health_random_epochs) if c.controller == "enas" else None)
+        self.child_opt = torch.optim.SGD(self.supergraph.parameters(), lr=c.child_lr, momentum=c.momentum,
+                                         nesterov=c.momentum > 0, weight_decay=c.weight_decay)
+        self.data_gen = stream(c.seed, "data")
+        self.ctrl_gen = stream(c.seed, "controller")
+        self.epoch = 0   # completed search epochs
+        self.step = 0    # child training steps so far
+        self.ctrl_step = 0
+        self.best = None  # the derived architecture
+        self.log_every = 1 if self.device.type == "cpu" else 20  # steps between host syncs
+        self.amp_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[c.precision]
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=c.precision == "fp16")
+
+    # --- running phases ---------------------------------------------------------------------------
+    def run(self, phases=("search",)) -> str:
+        """Run phases (search, derive, final, or callables) in order; returns finished or stopped, marks failures."""
+        apply_threads(self.threads)   # the thread count is per thread: this may not be the one that built the engine
+        try:
+            for phase in phases:
+                phase = phase if callable(phase) else {"search": self.search, "derive": self.derive,
+                                                       "final": self.train_final}[phase]
+                phase()
+            return "finished"
+        except Stopped:
+            self.set_status("stopped", "stopped by the user; it can be resumed")
+            return "stopped"
+        except KeyboardInterrupt:
+            self.set_status("stopped", "interrupted (Ctrl-C); it can be resumed")
+            raise
+        except BaseException as e:
+            if self.store is not None:
+                self.store.fail(e)
+            message, tb = failure(e)
+            self.emit("status", status="failed", message=message, traceback=tb)
+            raise
+        finally:
+            if self.store is not None:
+                self.store.commit()
+
+    # --- reporting -------------------------------------------------------------------------------
+    def emit(self, kind: str, epoch: int | None = None, step: int | None = None, **data):
+        event = {"kind": kind, "epoch": epoch, "step": step, "t": time.time(), **data}
+        if self.store is not None:
+            self.store.log(kind, data, epoch, step)
+        for listener in self.listeners:
+            listener(event)
+
+    def set_status(self, status: str, message: str = "", **extra):
+        if self.store is not None:
+            self.store.set_status(status, message, **extra)
+        self.emit("status", status=status, message=message, **extra)
+
+    def wait(self):
+        """Between two steps: return at once when running, block while paused, raise Stopped on a stop."""
+        hb = self.store.commit if self.store is not None else None
+        self.control.wait(on_pause=lambda: self.set_status("paused", "paused by the user"),
+                          on_resume=lambda: self.set_status("running"), heartbeat=hb)
+
+    def _pause_for(self, message: str):
+        """Pause on a problem: tell the user why, then wait for resume (or stop)."""
+        self.emit("alert", self.epoch, self.step, level="error", message=message)
+        self.control.pause()
+        self.set_status("paused", message)
+        self.control.wait(on_resume=lambda: self.set_status("running"),
+                          heartbeat=self.store.commit if self.store is not None else None)
+
+    def autocast(self):
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    # --- state -----------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {"format": FORMAT, "kind": "checkpoint", "config": self.config.to_dict(), "epoch": self.epoch,
+                "step": self.step, "ctrl_step": self.ctrl_step, "supergraph": self.supergraph.state_dict(),
+                "child_opt": self.child_opt.state_dict(), "sampler": self.sampler.state_dict(),
+                "reinforce": self.reinforce.state_dict(), "scaler": self.scaler.state_dict(),
+                "data_gen": self.data_gen.get_state(), "ctrl_gen": self.ctrl_gen.get_state()}
+
+    def load_state_dict(self, s: dict):
+        self.epoch, self.step, self.ctrl_step = s["epoch"], s["step"], s["ctrl_step"]
+        self.supergraph.load_state_dict(s["supergraph"])
+        self.child_opt.load_state_dict(s["child_opt"])
+        self.sampler.load_state_dict(s["sampler"])
+        self.reinforce.load_state_dict(s["reinforce"])
+        self.scaler.load_state_dict(s["scaler"])
+        self.data_gen.set_state(s["data_gen"])
+        self.ctrl_gen.set_state(s["ctrl_gen"])
+
+    def restore(self) -> int:
+        """Load the newest checkpoint of the store and drop the search events written after it; returns its epoch."""
+        state = self.store.load_checkpoint() if self.store is not None else None
+        if state is not None:
+            self.load_state_dict(state)
+        if self.store is not None:
+            self.store.delete_events(SEARCH_EVENTS, self.epoch)
+            if self.health is not None:  # a resumed search does not repeat a warning it gave
+                self.health.warned |= {e["check"] for e in self.store.events("alert") if "check" in e}
+        return self.epoch
+
+    def save_checkpoint(self):
+        """Checkpoint after an epoch; a failed write keeps the previous one, pauses, and retries on resume."""
+        if self.store is None:
+            return
+        while True:
+            try:
+                self.store.commit()
+                self.store.save_checkpoint(self.state_dict(), self.epoch, self.config.keep_checkpoints)
+                return
+            except OSError as e:
+                self._pause_for(f"could not write the checkpoint of epoch {self.epoch}: {e}. "
+                                "Paused; resume to try again.")
+
+    # --- search ----------------------------------------------------------------------------------
+    def search(self):
+        """Train shared weights and controller for the configured epochs, resuming from the newest checkpoint."""
+        if self.store is not None:
+            self.store.set_meta(phase="search")
+        if self.restore() == 0:
+            for note in self.dataset.notes:
+                self.emit("alert", 0, 0, level="info", message=note)
+            slow = slow_precision(self.device, self.config.precision)
+            if slow:
+                self.emit("alert", 0, 0, level="warning", message=slow)
+        self.set_status("running")
+        while self.epoch < self.config.epochs:
+            try:
+                self.wait()
+                self.search_epoch()
+            except Diverged as e:
+                if self.store is None:
+                    raise
+                restart = self.restore()
+                self._pause_for(f"{e}. Paused: resume to continue from the last checkpoint (epoch {restart})")
+        self.set_status("finished", f"search finished after {self.epoch} epochs")
+
+    def search_epoch(self):
+        c, e = self.config, self.epoch
+        start = time.perf_counter()
+        train_loss, train_acc, images = self.train_children(e)
+        val_acc = self.train_controller(e) if (e + 1) % c.controller_every == 0 else None
+        random_acc = self.random_reference(e) if val_acc is not None and self.health else None
+        for warning in self.health.update_epoch(val_acc, random_acc) if random_acc is not None else ():
+            self.emit("alert", e, self.step, level="warning", message=warning["message"], check=warning["code"])
+        self.emit("policy", e, self.step, **self.sampler.policy(256, generator=stream(c.seed, f"policy-{e}")))
+        seconds = time.perf_counter() - start
+        self.epoch = e + 1
+        self.emit("epoch", e, self.step, train_loss=train_loss, train_acc=train_acc, val_acc=val_acc,
+                  random_val_acc=random_acc, seconds=seconds, images_per_s=images / seconds, epochs=c.epochs)
+        self.save_checkpoint()
+
+    def train_children(self, epoch: int):
+        """One epoch of shared-weight training; returns mean loss, accuracy and the number of images."""
+        c, sg = self.config, self.supergraph
+        sg.train()
+        lr_steps = self._steps_per_epoch()
+        sums = torch.zeros(2, device=self.device)   # loss and accuracy since the last sync
+        totals = torch.zeros(2, device=self.device)
+        pending, images, tick = 0, 0, time.perf_counter()
+        arch = None
+        for i, (x, y) in enumerate(self.train_data.epoch(c.batch_size, self.data_gen)):
+            if i >= lr_steps:
+                break
+            self.wait()
+            if arch is None or c.sampling == "per-batch":
+                with torch.no_grad():
+                    arch = self.sampler.sample(1, generator=self.ctrl_gen).archs[0]
+            lr = cosine_lr(epoch + i / lr_steps, c.epochs, c.child_lr, c.child_lr_min, c.lr_restart_epochs,
+                           c.lr_restart_mult, c.lr_tmax_epochs)
+            for g in self.child_opt.param_groups:
+                g["lr"] = lr
+            loss, acc = self.child_step(x, y, arch)
+            sums += torch.stack((loss, acc))
+            pending += 1
+            images += len(y)
+            self.step += 1
+            if pending == self.log_every or i == lr_steps - 1:
+                loss_v, acc_v = (sums / pending).tolist()
+                if not math.isfinite(loss_v):
+                    raise Diverged(f"non-finite loss ({loss_v}) at step {self.step} (epoch {epoch})")
+                now = time.perf_counter()
+                self.emit("child_step", epoch, self.step, loss=loss_v, acc=acc_v, lr=lr, arch=str(arch),
+                          images_per_s=pending * len(y) / max(now - tick, 1e-9), progress=(i + 1) / lr_steps)
+                totals += sums
+                sums.zero_()
+                pending, tick = 0, now
+        steps = max(min(lr_steps, i + 1), 1)
+        loss_mean, acc_mean = (totals / steps).tolist()
+        return loss_mean, acc_mean, images
+
+    def _steps_per_epoch(self) -> int:
+        full = len(self.train_data) // self.config.batch_size
+        if full == 0:
+            raise ValueError(f"the training split has {len(self.train_data)} images, fewer than one batch "
+                             f"(batch_size {self.config.batch_size})")
+        return min(full, self.config.steps_per_epoch) if self.config.steps_per_epoch else full
+
+    def child_step(self, x, y, arch: Architecture):
+        """One training step of one child on the shared weights; returns loss and accuracy tensors."""
+        return self.train_step(lambda x: self.supergraph(x, arch), x, y, self.child_opt, self.scaler,
+                               self.supergraph.parameters())
+
+    def train_step(self, forward, x, y, opt, scaler, params):
+        """Forward, backward and optimiser step at the run's precision (fp16: loss scaling), the gradient norm
+        clipped to grad_clip; the search and final training alike. Returns loss and accuracy tensors."""
+        with self.autocast():
+            logits = forward(x)
+            loss = F.cross_entropy(logits, y)
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        if self.config.grad_clip:
+            scaler.unscale_(opt)
+            torch.nn.utils.clip_grad_norm_([p for p in params if p.grad is not None], self.config.grad_clip)
+        scaler.step(opt)
+        scaler.update()
+        return loss.detach().float(), (logits.detach().argmax(1) == y).float().mean()
+
+    def rewards(self, archs, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Accuracy of each architecture on its own random validation minibatch (shared weights, BN with the
+        batch's statistics): the controller's reward before the entropy bonus."""
+        accs = []
+        with torch.inference_mode(), self.autocast():
+            for arch in archs:
+                x, y = self.val_data.random_batch(self.config.batch_size, generator or self.data_gen)
+                accs.append((self.supergraph(x, arch).argmax(1) == y).float().mean())
+        return torch.stack(accs).float().cpu()
+
+    def train_controller(self, epoch: int) -> float:
+        """The controller's steps of one epoch; returns the mean validation-minibatch accuracy of its samples."""
+        c = self.config
+        accs = []
+        for _ in range(c.controller_steps):
+            self.wait()
+            sample = self.sampler.sample(c.controller_children, generator=self.ctrl_gen)
+            acc = self.rewards(sample.archs)
+            metrics = self.reinforce.step(sample, acc)
+            self.ctrl_step += 1
+            self.emit("controller_step", epoch, self.step, ctrl_step=self.ctrl_step, **metrics)
+            for warning in self.health.update(metrics["entropy"], sample.archs) if self.health else ():
+                self.emit("alert", epoch, self.step, level="warning", message=warning["message"],
+                          check=warning["code"])
+            ent = sample.entropy.detach()
+            for arch, a, h in zip(sample.archs, acc.tolist(), ent.tolist()):
+                self.emit("sample", epoch, self.step, ctrl_step=self.ctrl_step, arch=str(arch), accuracy=a,
+                          reward=a + c.entropy_weight * h)
+            accs.append(acc.mean().item())
+        return sum(accs) / len(accs) if accs else None
+
+    def random_reference(self, epoch: int) -> float:
+        """What random search's reward would be now: the mean validation-minibatch accuracy of uniformly random
+        architectures on the same shared weights (as many as the controller scored this epoch, at most 64;
+        their own random stream, so the search itself is unchanged)."""
+        c = self.config
+        gen = stream(c.seed, f"random-reference-{epoch}")
+        n = min(c.controller_steps * c.controller_children, 64)
+        return self.rewards(RandomSampler(c.nodes, c.ops).sample(n, generator=gen).archs, gen).mean().item()
+
+
+def load_data(config: Config):
+    """The dataset a configuration names (raises DataError with a clear message)."""
+    c = config
+    val_size = None if c.val_size is None else (c.val_size if c.val_size < 1 else int(c.val_size))
+    return load_dataset(c.dataset, data_dir=c.data_dir, image_size=c.image_size, val_size=val_size,
+                        train_subset=c.train_subset, seed=c.seed)
