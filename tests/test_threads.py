@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -144,9 +145,20 @@ def test_the_sidebar_offers_the_same_field(runs_dir):
 
 
 def test_a_stored_run_with_auto_threads_turned_into_a_number_is_the_run_asked_for():
-    from enas.config import Config
     asked = Config.from_dict({"epochs": 3}, preset="quick")
     assert asked.threads == 0
     assert asked.replace(threads=2).same_run(asked) and asked.same_run(asked.replace(threads=1))
     assert not asked.replace(threads=2).same_run(asked.replace(threads=1))
     assert not asked.replace(threads=2).same_run(asked.replace(epochs=4))
+
+
+def test_a_run_trains_on_its_threads_on_whatever_thread_runs_it():
+    """The count is per OS thread: an engine built on one thread and run on another (a worker) sets it again."""
+    seen, before = [], torch.get_num_threads()
+    engine = Engine(tiny_config(threads=2, epochs=1, steps_per_epoch=2),
+                    listeners=[lambda e: e["kind"] == "child_step" and seen.append(torch.get_num_threads())])
+    torch.set_num_threads(before)
+    worker = threading.Thread(target=engine.run)
+    worker.start()
+    worker.join(120)
+    assert seen and set(seen) == {2}
