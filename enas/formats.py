@@ -22,9 +22,10 @@ from __future__ import annotations
 import json
 import math
 import re
+import textwrap
 
 from enas.config import Config
-from enas.space import LONG, MAX_STRING, OPS, Architecture, ArchitectureError
+from enas.space import BN_FORMS, LONG, MAX_STRING, OPS, Architecture, ArchitectureError
 from enas.standalone import SOURCE
 
 ENAS_OPS = ("conv3x3", "sep-conv3x3", "conv5x5", "sep-conv5x5", "avgpool3x3", "maxpool3x3")
@@ -229,11 +230,13 @@ def export(arch: Architecture, to: str, ids: str = "enas", config: Config | None
 
 # --- PyTorch -----------------------------------------------------------------------------------------
 def pytorch_source(arch: Architecture, config: Config | None = None, classes=10) -> str:
-    """A standalone Python file (only torch needed) that defines `arch` as `enas.model.ChildNet` builds it, with
-    the same module names, and loads a run's `final.pt`. `classes`: a number, or the class names."""
+    """A standalone Python file (only torch needed) that defines `arch` as `enas.model.ChildNet` builds it in the
+    config's form `bn`, with the same module names, and loads a run's `final.pt`. `classes`: a number, or the
+    class names."""
     c = config or Config()
     names = None if isinstance(classes, int) else [str(x) for x in classes]
     return SOURCE.substitute(
         arch=str(arch), ops=repr(list(arch.ops)), skips=repr([list(r) for r in arch.skips]), channels=c.channels,
         classes=len(names) if names else classes, names=repr(names), dropout=c.dropout,
-        first_node_bn=c.first_node_bn, image_size=c.image_size)
+        first_node_bn=c.first_node_bn, image_size=c.image_size, bn=c.bn,
+        form=textwrap.fill(f'Its ops are normalised as bn="{c.bn}": {BN_FORMS[c.bn]}.', 110, break_on_hyphens=False))

@@ -16,7 +16,20 @@ OPS = ("conv1x1", "conv3x3", "conv5x5", "maxpool3x3", "avgpool3x3")
 SHORT = {"conv1x1": "c1", "conv3x3": "c3", "conv5x5": "c5", "maxpool3x3": "mp", "avgpool3x3": "ap"}
 LONG = {v: k for k, v in SHORT.items()}
 KERNEL = {"conv1x1": 1, "conv3x3": 3, "conv5x5": 5}  # conv ops and their kernel sizes
+BN_FORMS = {  # how the ops of a node are normalised (`enas.model`); each node's BN after its skip sum in all
+    "node": "conv ops conv(bias) + ReLU, pools without weights: one BN per node, after its skip sum",
+    "op": "every op its own BN too, as DARTS: conv ops conv-BN-ReLU, pools pool-BN",
+    "enas": "ENAS's macro branches: convKxK = conv1x1-BN-ReLU then convKxK-BN-ReLU, conv1x1 = conv1x1-BN-ReLU, "
+            "pools = conv1x1-BN-ReLU then the pool"}
 MAX_STRING = 10_000  # longest one-line form or JSON text accepted (characters)
+
+
+def op_kernels(op: str, bn: str = "node") -> list:
+    """Kernel sizes of the convs of op `op` in normalisation form `bn` (see `BN_FORMS`)."""
+    k = KERNEL.get(op)
+    if bn == "enas":
+        return [1] if k in (None, 1) else [1, k]
+    return [k] if k else []
 
 
 class ArchitectureError(ValueError):
@@ -150,26 +163,28 @@ class Architecture:
         return cls.from_dict(d)
 
     # --- cost ----------------------------------------------------------------------------------
-    def param_count(self, channels: int = 32, classes: int = 10, first_node_bn: bool = False) -> int:
+    def param_count(self, channels: int = 32, classes: int = 10, first_node_bn: bool = False, bn: str = "node") -> int:
         """Trainable parameters of the standalone child (see `enas.model`)."""
         c = channels
         n = 27 * c + 2 * c                                    # stem conv (no bias) + BN
         for i, op in enumerate(self.ops):
-            if op in KERNEL:
-                n += c * c * KERNEL[op] ** 2 + c              # conv with bias
+            kernels = op_kernels(op, bn)
+            n += sum(c * c * k * k for k in kernels)
+            n += {"node": c * len(kernels),                   # conv biases
+                  "op": 2 * c,                                # the op's BN
+                  "enas": 2 * c * len(kernels)}[bn]           # a BN after each conv
             if i or first_node_bn:
                 n += 2 * c                                    # node BN
         n += 9 * c * c + 2 * c                                # tail conv (no bias) + BN
         return n + c * classes + classes                      # classifier
 
-    def flops(self, channels: int = 32, image_size: int = 32, classes: int = 10) -> int:
+    def flops(self, channels: int = 32, image_size: int = 32, classes: int = 10, bn: str = "node") -> int:
         """Forward FLOPs for one image, counting 2 per multiply-add of convs and the classifier."""
         c, s = channels, image_size
         macs = s * s * 27 * c                                 # stem at full resolution
         node_hw = (s // 2) ** 2
         for op in self.ops:
-            if op in KERNEL:
-                macs += node_hw * c * c * KERNEL[op] ** 2
+            macs += node_hw * c * c * sum(k * k for k in op_kernels(op, bn))
         macs += (s // 4) ** 2 * 9 * c * c                     # tail conv after a 2x pool
         macs += c * classes
         return 2 * macs

@@ -105,8 +105,9 @@ def test_final_training_with_zero_epochs_evaluates_the_inherited_child(searched)
     reference = engine.inherited_child(arch).state_dict()
     for k, v in saved["state_dict"].items():  # evaluating validation and test images changed no buffer
         torch.testing.assert_close(v, reference[k], rtol=0, atol=0, msg=k)
-    assert saved["state_dict"]["bns.1.num_batches_tracked"].item() == engine.config.calibration_batches
-    net = ChildNet(arch, saved["channels"], len(saved["classes"]), saved["dropout"], saved["first_node_bn"])
+    assert saved["state_dict"]["bns.1.num_batches_tracked"].item() == 1   # calibrated in one pass
+    net = ChildNet(arch, saved["channels"], len(saved["classes"]), saved["dropout"], saved["first_node_bn"],
+                   saved["bn"])
     net.load_state_dict(saved["state_dict"])
     assert evaluate(net, engine.test_data) == result["test_acc"]
 
@@ -123,9 +124,10 @@ def test_fine_tuning_starts_from_the_shared_weights_and_never_learns_from_evalua
     first_loss = next(e["loss"] for e in events if e["kind"] == "final_step")
     assert first_loss < 0.9 * math.log(4)  # a fresh network starts at about ln(4) = 1.39
     saved = load_file(engine.store.path / "final.pt")
-    net = ChildNet(arch, saved["channels"], len(saved["classes"]), saved["dropout"], saved["first_node_bn"])
+    net = ChildNet(arch, saved["channels"], len(saved["classes"]), saved["dropout"], saved["first_node_bn"],
+                   saved["bn"])
     net.load_state_dict(saved["state_dict"])
     steps = len(engine.train_data) // engine.config.batch_size
-    assert saved["state_dict"]["bns.1.num_batches_tracked"].item() == engine.config.calibration_batches + steps
+    assert saved["state_dict"]["bns.1.num_batches_tracked"].item() == 1 + steps   # calibrated, then trained
     assert evaluate(net, engine.val_data) == result["val_acc"]
     assert evaluate(net, engine.test_data) == result["test_acc"]

@@ -33,7 +33,7 @@ from enas.formats import (  # noqa: E402
 )
 from enas.model import ChildNet  # noqa: E402
 from enas.runs.store import RunStore, save_atomic  # noqa: E402
-from enas.space import OPS, Architecture, ArchitectureError  # noqa: E402
+from enas.space import BN_FORMS, OPS, Architecture, ArchitectureError  # noqa: E402
 
 EXAMPLE = Architecture.parse("c3 c5:1 c1:01 mp:011 c3:1001 ap:00101")
 
@@ -155,7 +155,7 @@ def final_pt(path: Path, net: ChildNet, classes) -> Path:
     """`net` saved as final training saves a run's child (enas/engine/search.py, train_final)."""
     save_atomic({"format": "enas-explorer", "kind": "child", "arch": net.arch.to_dict(),
                  "channels": net.classifier.in_features, "dropout": net.dropout.p,
-                 "first_node_bn": isinstance(net.bns[0], torch.nn.BatchNorm2d),
+                 "first_node_bn": isinstance(net.bns[0], torch.nn.BatchNorm2d), "bn": net.bn,
                  "classes": classes, "mean": [0.5] * 3, "std": [0.25] * 3, "state_dict": net.state_dict()}, path)
     return path
 
@@ -167,18 +167,23 @@ def import_file(path: Path):
     return module
 
 
-@pytest.mark.parametrize("text, first_node_bn, dropout", [("mp c5:1 c1:01 mp:011 c3:1001 ap:00101", False, 0.0),
-                                                         ("c1 ap:1 c3:11", True, 0.3), ("ap", False, 0.1)])
-def test_the_pytorch_file_computes_what_childnet_computes(tmp_path, text, first_node_bn, dropout):
+@pytest.mark.parametrize("text, first_node_bn, dropout, bn", [
+    ("mp c5:1 c1:01 mp:011 c3:1001 ap:00101", False, 0.0, "node"), ("c1 ap:1 c3:11", True, 0.3, "node"),
+    ("ap", False, 0.1, "node"), ("mp c5:1 c1:01 ap:011", False, 0.0, "op"), ("c3 ap:1 c1:11", True, 0.1, "op"),
+    ("mp c5:1 c1:01 ap:011", False, 0.0, "enas"), ("c3 ap:1 c1:11", True, 0.1, "enas")])
+def test_the_pytorch_file_computes_what_childnet_computes(tmp_path, text, first_node_bn, dropout, bn):
     arch, classes = Architecture.parse(text), ["a", "b", "c"]
     torch.manual_seed(0)
-    net = ChildNet(arch, 8, len(classes), dropout, first_node_bn)
+    net = ChildNet(arch, 8, len(classes), dropout, first_node_bn, bn)
     with torch.no_grad():
+        for p in net.parameters():   # BN affine weights that are not the defaults
+            p.add_(torch.randn_like(p) * 0.1)
         for _ in range(3):   # BN running statistics that are not the defaults
             net(torch.randn(16, 3, 16, 16) * 2 + 1)
     net.eval()
-    source = pytorch_source(arch, Config(channels=8, dropout=dropout, first_node_bn=first_node_bn, image_size=16),
-                            classes)
+    source = pytorch_source(arch, Config(channels=8, dropout=dropout, first_node_bn=first_node_bn, image_size=16,
+                                         bn=bn), classes)
+    assert f'normalised as bn="{bn}": {BN_FORMS[bn]}.' in " ".join(source.split('"""')[1].split())   # its docstring
     imports = {a.name for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Import) for a in node.names}
     assert imports == {"sys", "torch", "torch.nn", "torch.nn.functional"} and "from " not in source
     (tmp_path / "child.py").write_text(source)
@@ -187,11 +192,12 @@ def test_the_pytorch_file_computes_what_childnet_computes(tmp_path, text, first_
     loaded = child.load(weights)
     assert not loaded.training and loaded.mean == [0.5] * 3 and child.CLASS_NAMES == classes
     assert list(loaded.state_dict()) == list(net.state_dict())
+    loaded.load_state_dict(net.state_dict(), strict=True)
     x = torch.randn(5, 3, 16, 16)
     with torch.no_grad():
         torch.testing.assert_close(loaded(x), net(x), atol=1e-5, rtol=0)
     params = sum(p.numel() for p in net.parameters())
-    assert sum(p.numel() for p in loaded.parameters()) == params == arch.param_count(8, 3, first_node_bn)
+    assert sum(p.numel() for p in loaded.parameters()) == params == arch.param_count(8, 3, first_node_bn, bn)
     torch.save(net.state_dict(), tmp_path / "bare.pt")                  # a bare state dict loads too
     with torch.no_grad():
         torch.testing.assert_close(child.load(tmp_path / "bare.pt")(x), net(x), atol=1e-5, rtol=0)
@@ -205,6 +211,9 @@ def test_the_pytorch_file_refuses_the_weights_of_another_child(tmp_path):
     other = ChildNet(Architecture.parse("c3 c5:0"))   # the same tensors, another network
     with pytest.raises(ValueError, match="holds the weights of 'c3 c5:0', not of 'c3 c5:1'"):
         import_file(tmp_path / "child.py").load(final_pt(tmp_path / "final.pt", other, 10))
+    other_form = ChildNet(Architecture.parse("c3 c5:1"), bn="op")
+    with pytest.raises(ValueError, match="holds weights of the bn='op' form, this file builds bn='node'"):
+        import_file(tmp_path / "child.py").load(final_pt(tmp_path / "final.pt", other_form, 10))
 
 
 # --- command line and app --------------------------------------------------------------------------------
