@@ -127,8 +127,8 @@ def arch_card(entry, arch: Architecture, prev, h: dict):
                 "times sampled": "n/a" if count is None else str(count),
                 "derive validation accuracy (whole split, BN recalibrated)": "n/a" if derived is None
                 else f"{derived:.4f}",
-                "parameters": f"{arch.param_count(c.channels, CLASSES, c.first_node_bn):,}",
-                "FLOPs per image": f"{arch.flops(c.channels, c.image_size, CLASSES):,}",
+                "parameters": f"{arch.param_count(c.channels, CLASSES, c.first_node_bn, c.bn):,}",
+                "FLOPs per image": f"{arch.flops(c.channels, c.image_size, CLASSES, c.bn):,}",
                 "skip connections": str(f["skips"]), "ops on the deepest / shallowest path": f"{f['depth']} / "
                 f"{f['shortest']}", "stem-to-tail paths": str(f["paths"])}
         st.table({"": list(rows), "value": list(rows.values())}, border="horizontal")

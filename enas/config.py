@@ -74,6 +74,13 @@ SPECS = {
     "dropout": Spec(float, "dropout before the classifier (ENAS: keep probability 0.9, i.e. 0.1)", "child", 0.0, 0.99),
     "first_node_bn": Spec(bool, "batch-norm node 0's output too (no: only nodes that can add skips, i > 0, as in "
                           "the seed notebook and ENAS)", "child"),
+    "bn": Spec(str, "normalisation of the ops: node (one BN per node, after the skip sum: seed notebook), op (every "
+               "op of every node its own BN too: conv-BN-ReLU, pool-BN, as DARTS), enas (ENAS's macro branches: "
+               "conv1x1-BN-ReLU then convKxK-BN-ReLU, pools behind a conv1x1-BN-ReLU)", "child",
+               choices=("node", "op", "enas")),
+    "warmup_epochs": Spec(int, "the first search epochs train the shared weights on uniformly random children (a new "
+                          "one every minibatch) and never call the controller; it starts after them", "child",
+                          0, 10_000),
     # controller
     "controller": Spec(str, "the ENAS LSTM controller, or uniform random search", "controller",
                        choices=("enas", "random")),
@@ -86,8 +93,17 @@ SPECS = {
                              "controller", 1, 10_000),
     "temperature": Spec(float, "op and skip logits are divided by this (0: none)", "controller", 0.0, 1000.0),
     "tanh_constant": Spec(float, "op and skip logits become c*tanh(logits) (0: none)", "controller", 0.0, 1000.0),
-    "entropy_weight": Spec(float, "entropy bonus added to the reward", "controller", 0.0, 100.0),
+    "entropy_weight": Spec(float, "entropy bonus added to the reward (its size is the controller chart's 'entropy "
+                           "bonus')", "controller", 0.0, 100.0),
+    "reward_baseline": Spec(str, "REINFORCE baseline: moving-average (ENAS) of past rewards, or leave-one-out (each "
+                            "child against the mean reward of the other children of its controller step)",
+                            "controller", choices=("moving-average", "leave-one-out")),
     "baseline_decay": Spec(float, "moving-average baseline decay", "controller", 0.0, 1.0),
+    "reward_batch": Spec(str, "validation minibatch of each reward: own (every child a random one: seed, ENAS) or "
+                         "shared (all children of a controller step the same one, so they differ by architecture "
+                         "alone)", "controller", choices=("own", "shared")),
+    "reward_batch_size": Spec(int, "images in a reward's validation minibatch (0: batch_size)", "controller",
+                              0, 100_000),
     "skip_target": Spec(float, "target skip probability of the skip penalty", "controller", 0.001, 0.999),
     "skip_weight": Spec(float, "weight of the skip penalty (KL to the target rate)", "controller", 0.0, 100.0),
     "skip_reduce": Spec(str, "how the skip penalty adds up KL(skip probability || target) over the N(N-1)/2 skips: "
@@ -115,6 +131,12 @@ SPECS = {
                                  "architectures on the same shared weights for this many epochs in a row (0: off)",
                                  "health", 0, 10_000),
     "health_min_tau": Spec(float, "warn when a rank check's Kendall tau is below this", "health", -1.0, 1.0),
+    "health_still_epochs": Spec(int, "warn 'the controller is not learning' when, this many controller epochs in, no "
+                                "node's op probabilities have moved more than health_still_move from where they "
+                                "started (0: off)", "health", 0, 10_000),
+    "health_still_move": Spec(float, "the policy movement under which the controller counts as not learning: the "
+                              "largest total-variation distance of a node's op probabilities from the first epoch's",
+                              "health", 0.0, 1.0),
 }
 
 
@@ -148,6 +170,8 @@ class Config:
     grad_clip: float = 5.0
     dropout: float = 0.0
     first_node_bn: bool = False
+    bn: str = "node"
+    warmup_epochs: int = 0
     controller: str = "enas"
     lstm_size: int = 64
     lstm_layers: int = 2
@@ -158,7 +182,10 @@ class Config:
     temperature: float = 5.0
     tanh_constant: float = 2.5
     entropy_weight: float = 1e-4
+    reward_baseline: str = "moving-average"
     baseline_decay: float = 0.999
+    reward_batch: str = "own"
+    reward_batch_size: int = 0
     skip_target: float = 0.4
     skip_weight: float = 0.8
     skip_reduce: str = "sum"
@@ -175,6 +202,8 @@ class Config:
     health_window: int = 50
     health_random_epochs: int = 3
     health_min_tau: float = 0.2
+    health_still_epochs: int = 10
+    health_still_move: float = 0.05
 
     def __post_init__(self):
         for name, spec in SPECS.items():
@@ -187,6 +216,13 @@ class Config:
         if self.lr_tmax_epochs and self.lr_restart_epochs:
             raise ConfigError(f"field 'lr_tmax_epochs': value {self.lr_tmax_epochs} and lr_restart_epochs "
                               f"{self.lr_restart_epochs} are two schedules; set one of them to 0")
+        if self.warmup_epochs and self.controller == "enas" and self.warmup_epochs >= self.epochs:
+            raise ConfigError(f"field 'warmup_epochs': value {self.warmup_epochs} leaves none of the {self.epochs} "
+                              "epochs for the controller; use fewer warm-up epochs or more epochs")
+        if self.reward_baseline == "leave-one-out" and self.controller_children < 2:
+            raise ConfigError("field 'reward_baseline': leave-one-out compares each child with the other children "
+                              f"of its controller step, and controller_children is {self.controller_children}; "
+                              "use 2 or more")
         _check_dataset(self.dataset)
 
     @classmethod
@@ -328,7 +364,7 @@ PRESETS = {
     "enas-paper": {
         "epochs": 310, "batch_size": 128, "sampling": "per-batch", "child_lr": 0.05, "child_lr_min": 0.0005,
         "lr_tmax_epochs": 0, "lr_restart_epochs": 10, "lr_restart_mult": 2, "momentum": 0.9, "weight_decay": 2.5e-4,
-        "grad_clip": 5.0, "dropout": 0.1, "first_node_bn": False,
+        "grad_clip": 5.0, "dropout": 0.1, "first_node_bn": False, "bn": "enas",
         "lstm_size": 64, "lstm_layers": 1, "controller_lr": 1e-3, "controller_beta1": 0.0, "controller_eps": 1e-3,
         "controller_every": 1, "temperature": 0.0, "tanh_constant": 1.5, "entropy_weight": 1e-4,
         "baseline_decay": 0.99, "skip_target": 0.4, "skip_weight": 0.8, "skip_reduce": "node-mean",

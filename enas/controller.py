@@ -186,19 +186,29 @@ class RandomSampler(nn.Module):
     policy = Controller.policy
 
 
-class Reinforce:
-    """REINFORCE with a moving-average baseline, an entropy bonus and a skip penalty, optimised with Adam.
+BASELINES = ("moving-average", "leave-one-out")
 
-    reward = accuracy + entropy_weight x entropy; advantage = reward - baseline, the baseline as it was before
-    this step (it starts at the mean reward of the first step); then baseline <- decay x baseline + (1 - decay)
-    x reward, once per child. loss = mean(-log p x advantage + skip_weight x skip_penalty).
-    ENAS takes the advantage after moving the baseline, which leaves it at zero when decay is 0; taken before,
-    every decay in [0, 1] learns.
+
+class Reinforce:
+    """REINFORCE with a baseline, an entropy bonus and a skip penalty, optimised with Adam.
+
+    reward = accuracy + entropy_weight x entropy; advantage = reward - baseline. loss = mean(-log p x advantage
+    + skip_weight x skip_penalty). Baselines:
+    - `moving-average` (ENAS): the baseline as it was before this step (it starts at the mean reward of the
+      first step); then baseline <- decay x baseline + (1 - decay) x reward, once per child. ENAS takes the
+      advantage after moving the baseline, which leaves it at zero when decay is 0; taken before, every decay in
+      [0, 1] learns.
+    - `leave-one-out`: each child's baseline is the mean reward of the other children of its step, so a reward
+      counts only by how it compares with its neighbours (the `baseline` reported is their mean: the step's mean
+      reward).
     """
 
     def __init__(self, controller, lr: float = 1e-4, entropy_weight: float = 1e-4, baseline_decay: float = 0.999,
-                 skip_weight: float = 0.8, betas: tuple = (0.9, 0.999), eps: float = 1e-8):
-        self.controller = controller
+                 skip_weight: float = 0.8, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
+                 reward_baseline: str = "moving-average"):
+        if reward_baseline not in BASELINES:
+            raise ValueError(f"reward_baseline must be one of {', '.join(BASELINES)}, got {reward_baseline!r}")
+        self.controller, self.baseline_mode = controller, reward_baseline
         self.entropy_weight, self.baseline_decay, self.skip_weight = entropy_weight, baseline_decay, skip_weight
         self.baseline = None
         params = list(controller.parameters())
@@ -208,11 +218,17 @@ class Reinforce:
         """One update from B sampled architectures and their accuracies [B]; returns the step's metrics."""
         reward = accuracy.float() + self.entropy_weight * sample.entropy.detach()
         rewards = reward.tolist()
-        if self.baseline is None:
+        if self.baseline_mode == "leave-one-out":
+            if len(rewards) < 2:
+                raise ValueError("a leave-one-out baseline needs 2 or more children per step")
+            advantage = reward - (reward.sum() - reward) / (len(rewards) - 1)
             self.baseline = sum(rewards) / len(rewards)
-        advantage = reward - self.baseline
-        for r in rewards:
-            self.baseline = self.baseline_decay * self.baseline + (1 - self.baseline_decay) * r
+        else:
+            if self.baseline is None:
+                self.baseline = sum(rewards) / len(rewards)
+            advantage = reward - self.baseline
+            for r in rewards:
+                self.baseline = self.baseline_decay * self.baseline + (1 - self.baseline_decay) * r
         loss = (-sample.log_prob * advantage + self.skip_weight * sample.skip_penalty).mean()
         if self.optimizer is not None and loss.requires_grad:
             self.optimizer.zero_grad(set_to_none=True)
@@ -221,6 +237,7 @@ class Reinforce:
         return {"reward": reward.mean().item(), "accuracy": accuracy.float().mean().item(),
                 "baseline": self.baseline, "advantage": advantage.mean().item(),
                 "entropy": sample.entropy.mean().item(),
+                "entropy_bonus": self.entropy_weight * sample.entropy.mean().item(),
                 "skip_penalty": sample.skip_penalty.mean().item(), "skip_count": sample.skip_count.mean().item(),
                 "controller_loss": loss.item() if self.optimizer is not None else 0.0}
 

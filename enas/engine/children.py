@@ -142,13 +142,14 @@ class ChildTraining:
         with self.autocast():
             test_acc = evaluate(net, self.test_data) if self.test_data is not None else None
         result = {"arch": str(arch), "mode": mode, "epochs": epochs, "val_acc": val_acc, "test_acc": test_acc,
-                  "params": arch.param_count(c.channels, self.classes, c.first_node_bn),
-                  "flops": arch.flops(c.channels, c.image_size, self.classes)}
+                  "params": arch.param_count(c.channels, self.classes, c.first_node_bn, c.bn),
+                  "flops": arch.flops(c.channels, c.image_size, self.classes, c.bn)}
         self.emit("final_result", epochs, step, **result)
         if self.store is not None:
             save_atomic({"format": FORMAT, "kind": "child", "arch": arch.to_dict(), "channels": c.channels,
-                         "dropout": c.dropout, "first_node_bn": c.first_node_bn, "classes": self.dataset.classes,
-                         "mean": list(self.dataset.mean), "std": list(self.dataset.std),
+                         "dropout": c.dropout, "first_node_bn": c.first_node_bn, "bn": c.bn,
+                         "classes": self.dataset.classes, "mean": list(self.dataset.mean),
+                         "std": list(self.dataset.std),
                          "state_dict": net.state_dict()}, self.store.path / "final.pt")
             self.store.write_text("final.json", json.dumps(result, indent=1) + "\n")
             self.store.set_meta(result=result)
@@ -169,7 +170,7 @@ class ChildTraining:
                              "use epochs >= 1, or mode finetune (0 epochs: evaluate the inherited child as it is)")
         else:
             torch.manual_seed(stream_seed(c.seed, f"{kind}-init"))
-            net = ChildNet(arch, c.channels, self.classes, c.dropout, c.first_node_bn).to(self.device)
+            net = ChildNet(arch, c.channels, self.classes, c.dropout, c.first_node_bn, c.bn).to(self.device)
         net = net.to(memory_format=torch.channels_last)
         opt = torch.optim.SGD(net.parameters(), lr=c.final_lr, momentum=c.momentum, nesterov=c.momentum > 0,
                               weight_decay=c.weight_decay)

@@ -22,7 +22,7 @@ from enas.engine.children import FORMAT, ChildTraining, Diverged, cosine_lr
 from enas.engine.control import Control, Stopped
 from enas.hardware import apply_threads, resolve_device, slow_precision
 from enas.model import Supergraph
-from enas.quality.health import HealthCheck
+from enas.quality.health import HealthCheck, policy_moved
 from enas.runs.store import RunStore, failure
 from enas.seeds import stream, stream_seed
 from enas.space import Architecture
@@ -63,7 +63,7 @@ class Engine(ChildTraining):
         self.classes = len(d.classes)
 
         torch.manual_seed(stream_seed(c.seed, "init"))
-        self.supergraph = Supergraph(c.nodes, c.channels, c.ops, self.classes, c.dropout, c.first_node_bn).to(
+        self.supergraph = Supergraph(c.nodes, c.channels, c.ops, self.classes, c.dropout, c.first_node_bn, c.bn).to(
             self.device, memory_format=torch.channels_last)
         if c.controller == "enas":
             self.sampler = Controller(c.nodes, c.ops, c.lstm_size, c.lstm_layers, c.temperature, c.tanh_constant,
@@ -71,9 +71,11 @@ class Engine(ChildTraining):
         else:
             self.sampler = RandomSampler(c.nodes, c.ops)
         self.reinforce = Reinforce(self.sampler, c.controller_lr, c.entropy_weight, c.baseline_decay, c.skip_weight,
-                                   (c.controller_beta1, 0.999), c.controller_eps)
-        self.health = (HealthCheck(c.health_entropy_fraction, c.health_op_share, c.health_skip_margin,
-                                   c.health_window, c.health_random_epochs) if c.controller == "enas" else None)
+                                   (c.controller_beta1, 0.999), c.controller_eps, c.reward_baseline)
+        self.warmup_sampler = RandomSampler(c.nodes, c.ops)
+        # the untrained policy: every policy event says how far each node's op probabilities moved from it
+        self.start_policy = self.sampler.policy(256, generator=stream(c.seed, "policy-start"))["op_probs"]
+        self.health = HealthCheck.of(c) if c.controller == "enas" else None
         self.child_opt = torch.optim.SGD(self.supergraph.parameters(), lr=c.child_lr, momentum=c.momentum,
                                          nesterov=c.momentum > 0, weight_decay=c.weight_decay)
         self.data_gen = stream(c.seed, "data")
@@ -213,16 +215,27 @@ class Engine(ChildTraining):
         c, e = self.config, self.epoch
         start = time.perf_counter()
         train_loss, train_acc, images = self.train_children(e)
-        val_acc = self.train_controller(e) if (e + 1) % c.controller_every == 0 else None
+        val_acc = self.train_controller(e) if self.controller_epochs(e + 1) > self.controller_epochs(e) else None
         random_acc = self.random_reference(e) if val_acc is not None and self.health else None
-        for warning in self.health.update_epoch(val_acc, random_acc) if random_acc is not None else ():
+        warnings = self.health.update_epoch(val_acc, random_acc) if random_acc is not None else []
+        policy = self.sampler.policy(256, generator=stream(c.seed, f"policy-{e}"))
+        policy["moved"] = policy_moved(policy["op_probs"], self.start_policy)
+        self.emit("policy", e, self.step, **policy)
+        if self.health:
+            warnings += self.health.update_policy(policy["moved"], self.controller_epochs(e + 1))
+        for warning in warnings:
             self.emit("alert", e, self.step, level="warning", message=warning["message"], check=warning["code"])
-        self.emit("policy", e, self.step, **self.sampler.policy(256, generator=stream(c.seed, f"policy-{e}")))
         seconds = time.perf_counter() - start
         self.epoch = e + 1
         self.emit("epoch", e, self.step, train_loss=train_loss, train_acc=train_acc, val_acc=val_acc,
                   random_val_acc=random_acc, seconds=seconds, images_per_s=images / seconds, epochs=c.epochs)
         self.save_checkpoint()
+
+    def controller_epochs(self, epochs: int) -> int:
+        """In how many of the first `epochs` search epochs the controller trains: every `controller_every`-th
+        epoch after the `warmup_epochs` (none with 0 controller steps)."""
+        c = self.config
+        return max(epochs - c.warmup_epochs, 0) // c.controller_every if c.controller_steps else 0
 
     def train_children(self, epoch: int):
         """One epoch of shared-weight training; returns mean loss, accuracy and the number of images."""
@@ -233,13 +246,15 @@ class Engine(ChildTraining):
         totals = torch.zeros(2, device=self.device)
         pending, images, tick = 0, 0, time.perf_counter()
         arch = None
+        warmup = epoch < c.warmup_epochs   # uniformly random children, one per minibatch; no controller
+        sampler = self.warmup_sampler if warmup else self.sampler
         for i, (x, y) in enumerate(self.train_data.epoch(c.batch_size, self.data_gen)):
             if i >= lr_steps:
                 break
             self.wait()
-            if arch is None or c.sampling == "per-batch":
+            if arch is None or c.sampling == "per-batch" or warmup:
                 with torch.no_grad():
-                    arch = self.sampler.sample(1, generator=self.ctrl_gen).archs[0]
+                    arch = sampler.sample(1, generator=self.ctrl_gen).archs[0]
             lr = cosine_lr(epoch + i / lr_steps, c.epochs, c.child_lr, c.child_lr_min, c.lr_restart_epochs,
                            c.lr_restart_mult, c.lr_tmax_epochs)
             for g in self.child_opt.param_groups:
@@ -291,13 +306,22 @@ class Engine(ChildTraining):
         return loss.detach().float(), (logits.detach().argmax(1) == y).float().mean()
 
     def rewards(self, archs, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Accuracy of each architecture on its own random validation minibatch (shared weights, BN with the
-        batch's statistics): the controller's reward before the entropy bonus."""
-        accs = []
-        with torch.inference_mode(), self.autocast():
-            for arch in archs:
-                x, y = self.val_data.random_batch(self.config.batch_size, generator or self.data_gen)
-                accs.append((self.supergraph(x, arch).argmax(1) == y).float().mean())
+        """Accuracy of each architecture on a random validation minibatch of `reward_batch_size` images, its own
+        or (`reward_batch` shared) one for all: the controller's reward before the entropy bonus. Scored with
+        the shared weights in eval mode: no dropout, and BN with the batch's statistics (the supergraph's BNs
+        keep none of their own)."""
+        c, gen = self.config, generator or self.data_gen
+        size = c.reward_batch_size or c.batch_size
+        batch = self.val_data.random_batch(size, gen) if c.reward_batch == "shared" else None
+        accs, was_training = [], self.supergraph.training
+        self.supergraph.eval()
+        try:
+            with torch.inference_mode(), self.autocast():
+                for arch in archs:
+                    x, y = batch or self.val_data.random_batch(size, gen)
+                    accs.append((self.supergraph(x, arch).argmax(1) == y).float().mean())
+        finally:
+            self.supergraph.train(was_training)
         return torch.stack(accs).float().cpu()
 
     def train_controller(self, epoch: int) -> float:
