@@ -143,6 +143,19 @@ def skip_heatmap(policy: dict) -> go.Figure:
     return _layout(fig, "Skip probabilities", "skip from node", height=240 + 14 * n)
 
 
+def moved_chart(policies: list, still_move: float) -> go.Figure:
+    """Per node, how far its op probabilities moved from the start (each policy's `moved`), by search epoch; a
+    dashed line at the movement under which the controller counts as not learning."""
+    xs = [p["epoch"] + 1 for p in policies]
+    fig = go.Figure([go.Scatter(x=xs, y=[p["moved"][i] for p in policies], name=f"node {i}",
+                                mode="lines+markers" if len(xs) < 30 else "lines")
+                     for i in range(len(policies[-1]["moved"]))])
+    fig.add_hline(y=still_move, line_dash="dash", line_color="#555555", annotation_text="'not learning' under this")
+    top = max([still_move, *(m for p in policies for m in p["moved"])])
+    fig.update_yaxes(range=[0, 1.15 * top or 1.0], title_text="total-variation distance")
+    return _layout(fig, "How far the policy moved from its start", "epoch")
+
+
 def derive_scatter(xs, ys, best_acc=None) -> go.Figure:
     """Validation accuracy of each child scored by derive."""
     fig = go.Figure(go.Scatter(x=xs, y=ys, mode="markers", marker=dict(color=OP_COLORS["conv3x3"], size=8),

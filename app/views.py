@@ -71,7 +71,7 @@ def run_view(registry, name: str, others: list):
         with curves_box:
             curves_view(registry, entry, ticking)
         with policy_box:
-            policy_view(entry.live, name, ticking)
+            policy_view(entry, ticking)
 
     live_parts()
     if shown[1]:   # outside the live fragment: its redraws would not disturb typing
@@ -241,7 +241,10 @@ def search_curves(k: int, runs):
     return charts.curves(title, xtitle, lines, [(label, series(*names)) for label, series in runs])
 
 
-def policy_view(live, name: str, ticking: bool):
+def policy_view(entry, ticking: bool):
+    """The policy after the epoch picked (the newest by default), how far it moved, and what the controller gains
+    over random architectures."""
+    live, name = entry.live, entry.name
     st.markdown("**The controller's policy**")
     policies = live.policies()
     if not policies:
@@ -260,6 +263,29 @@ def policy_view(live, name: str, ticking: bool):
         if len(pol["skip_probs"]) > 1:
             with right:
                 plot("skip_heat", lambda: charts.skip_heatmap(pol), ticking, (name, pol["epoch"]))
+        left, right = st.columns(2)
+        with left:
+            plot("moved", lambda: charts.moved_chart(policies, entry.config.health_still_move), ticking,
+                 (name, newest))
+        with right:
+            start = "the untrained controller's"
+            if any(p["from_first"] for p in policies):   # a run recorded before policies carried `moved`
+                start = (f"those of the run's first recorded policy, after epoch {policies[0]['epoch'] + 1} (this "
+                         "run did not record the untrained controller's)")
+            st.caption(f"How far the policy moved: the total-variation distance of each node's op probabilities "
+                       f"from {start}: 0 = unchanged, 1 = all mass moved.")
+            gap = random_gap(live, pol["epoch"] + 1)
+            if gap:
+                st.caption("controller's samples minus random architectures, same shared weights, validation "
+                           f"minibatches, epoch {gap[0]}: {gap[1]:+.1f} points")
+
+
+def random_gap(live, epoch: int):
+    """(epoch, percentage points) of the newest epoch up to `epoch` whose controller samples and random
+    architectures were both scored (their mean validation-minibatch accuracies on the shared weights), or None."""
+    ctrl, rnd = (dict(zip(*xy)) for xy in live.series("epoch.val_acc", "epoch.random_val_acc").values())
+    both = [e for e in ctrl if e in rnd and e <= epoch]
+    return (both[-1], 100 * (ctrl[both[-1]] - rnd[both[-1]])) if both else None
 
 
 def policy_epoch(name: str, epochs: list) -> int:

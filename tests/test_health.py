@@ -3,7 +3,7 @@ import pytest
 from conftest import tiny_config
 
 from enas.engine.search import Engine
-from enas.quality.health import HealthCheck
+from enas.quality.health import HealthCheck, policy_moved
 from enas.runs.store import RunStore
 from enas.space import Architecture
 
@@ -81,3 +81,35 @@ def test_the_random_reference_is_reported_and_leaves_the_search_unchanged(runs_d
     random_run = Engine(rnd, RunStore.create(runs_dir, "rnd", rnd))
     random_run.run(("search",))
     assert [e["random_val_acc"] for e in random_run.store.events("epoch")] == [None]
+
+
+def test_policy_moved_is_the_total_variation_distance_per_node():
+    start = [[0.25, 0.25, 0.25, 0.25], [0.5, 0.5, 0.0, 0.0]]
+    assert policy_moved(start, start) == [0.0, 0.0]
+    assert policy_moved([[0.4, 0.1, 0.25, 0.25], [0.0, 0.0, 0.5, 0.5]], start) == pytest.approx([0.15, 1.0])
+
+
+def test_a_frozen_policy_warns_once_after_still_epochs_of_controller_training():
+    h = HealthCheck(still_epochs=10, still_move=0.05)
+    frozen = [0.001, 0.012, 0.004]
+    assert h.policy_conditions(frozen, 9) == {} and h.update_policy(frozen, 9) == []   # too early: off
+    (w,) = h.update_policy(frozen, 10)
+    assert w["code"] == "still" and w["message"].startswith(
+        "the controller is not learning: after 10 epochs of controller training, no node's op probabilities have "
+        "moved more than 0.012 from where they started (largest at node 1; warns under 0.05)")
+    assert h.update_policy(frozen, 11) == []                          # warned once
+    assert h.policy_conditions(frozen, 11)["still"][0]                # but its state still holds
+
+
+def test_a_moving_policy_does_not_warn_and_says_how_far_it_moved():
+    h = HealthCheck(still_epochs=3, still_move=0.05)
+    assert h.update_policy([0.01, 0.08], 5) == []
+    holds, message = h.policy_conditions([0.01, 0.08], 5)["still"]
+    assert not holds and message == ("after 5 epochs of controller training, node 1's op probabilities have moved "
+                                     "0.080 from where they started, the most of any node (warns under 0.05).")
+    assert HealthCheck(still_epochs=0).update_policy([0.0], 100) == []   # off
+
+
+def test_the_check_reads_the_still_thresholds_of_a_config():
+    h = HealthCheck.of(tiny_config(health_still_epochs=4, health_still_move=0.2))
+    assert (h.still_epochs, h.still_move) == (4, 0.2)

@@ -4,6 +4,7 @@ import threading
 import pytest
 
 from enas.config import Config
+from enas.runs import replay
 from enas.runs.live import Decimated, LiveRun
 from enas.runs.store import RunStore
 
@@ -128,3 +129,47 @@ def test_replay_from_store_matches_the_live_view_and_reads_only_new_events(tmp_p
     assert again.replay(store) == 1 and again.series("child.loss")["child.loss"][0][-1] == 6
     again.interrupted()
     assert again.status == "interrupted" and not again.active
+
+
+def policy_run(epochs: int, op_probs, moved=None) -> list:
+    """Search events of a run whose controller trains after every 2nd epoch (1-based 2, 4, ...); its policy is
+    `op_probs(e)` after epoch e (0-based), with `moved(e)` if given."""
+    events = []
+    for e in range(epochs):
+        if e % 2 == 1:
+            events.append({"kind": "controller_step", "epoch": e, "step": e, "t": 1.0, "ctrl_step": e})
+        pol = {"kind": "policy", "epoch": e, "step": e, "t": 1.0, "ops": ["conv3x3", "maxpool3x3"],
+               "op_probs": op_probs(e), "skip_probs": [[0.0, 0.0], [0.5, 0.0]]}
+        events.append(pol if moved is None else {**pol, "moved": moved(e)})
+        events.append({"kind": "epoch", "epoch": e, "step": e, "t": 1.0, "train_loss": 1.0, "train_acc": 0.5})
+    return events
+
+
+def still(live):
+    return next((h for h in live.health() if h["code"] == "still"), None)
+
+
+def test_a_frozen_policy_of_an_old_run_shows_the_still_banner_from_its_epoch_on():
+    config = Config(nodes=2, controller_every=2, health_still_epochs=3)
+    events = policy_run(8, lambda e: [[0.5, 0.5], [0.5 + 0.001 * e, 0.5 - 0.001 * e]])   # no `moved`: old run
+    assert still(replay.live_at(config, events, 5)) is None              # 2 epochs of controller training
+    banner = still(replay.live_at(config, events, 6))
+    assert banner["holds"] and banner["at"] == "search epoch 6"
+    assert "after 3 epochs of controller training, no node's op probabilities have moved more than 0.005" in \
+        banner["message"] and "(largest at node 1; warns under 0.05)" in banner["message"]
+    live = replay.live_at(config, events, 9)
+    assert still(live)["at"] == "search epoch 8" and "after 4 epochs" in still(live)["message"]
+    assert [p["moved"][1] for p in live.policies()] == pytest.approx([0.001 * e for e in range(8)])
+    assert all(p["from_first"] for p in live.policies())
+
+
+def test_the_engine_s_moved_is_used_and_a_policy_that_moves_ends_the_banner():
+    config = Config(nodes=2, controller_every=2, health_still_epochs=2)
+    live = LiveRun(config)
+    for ev in policy_run(6, lambda e: [[0.5, 0.5], [0.5, 0.5]], moved=lambda e: [0.0, 0.0 if e < 4 else 0.3]):
+        live(ev)
+    banner = still(live)
+    assert not banner["holds"] and banner["warned"] == "search epoch 4" and banner["at"] == "search epoch 6"
+    assert banner["message"].startswith("after 3 epochs of controller training, node 1's op probabilities have "
+                                        "moved 0.300")
+    assert not any(p["from_first"] for p in live.policies()) and live.policies()[-1]["moved"] == [0.0, 0.3]

@@ -8,7 +8,9 @@ figures (the app's banners, which describe the moment shown):
 - op: at some node one op was chosen in more than `op_share` of the last `window` samples;
 - skips: the skip rate of the last `window` samples is within `skip_margin` of 0 or of 1;
 - random (`update_epoch`): for `random_epochs` epochs in a row, the controller's samples scored no better on
-  validation minibatches than uniformly random architectures on the same shared weights.
+  validation minibatches than uniformly random architectures on the same shared weights;
+- still (`update_policy`): `still_epochs` epochs of controller training in, no node's op probabilities have
+  moved `still_move` (total-variation distance, `policy_moved`) from where they started: it is not learning.
 Collapse is not always failure (a good policy also sharpens), but early or total collapse means the search
 stopped exploring: the shared weights of the ops it left behind stop training, and the ranking goes stale.
 """
@@ -23,7 +25,7 @@ WHY = ("ENAS controllers can collapse onto one op or skip pattern before the sha
 
 
 TITLES = {"entropy": "entropy collapse", "op": "one op taking a node", "skips": "skip rate pinned",
-          "random": "no better than random", "rank": "low rank agreement"}
+          "random": "no better than random", "rank": "low rank agreement", "still": "the controller is not learning"}
 
 
 def title(code: str) -> str:
@@ -31,15 +33,22 @@ def title(code: str) -> str:
     return TITLES.get(code.split("-")[0], code)
 
 
+def policy_moved(op_probs, start_op_probs) -> list:
+    """Per node, the total-variation distance 0.5 * sum |p - p0| of its op probabilities from the start's (0:
+    unchanged, 1: all mass moved)."""
+    return [0.5 * sum(abs(p - q) for p, q in zip(row, start)) for row, start in zip(op_probs, start_op_probs)]
+
+
 class HealthCheck:
     """Watches one search; warned conditions (by code) are not repeated."""
 
     def __init__(self, entropy_fraction: float = 0.2, op_share: float = 0.9, skip_margin: float = 0.03,
-                 window: int = 50, random_epochs: int = 3):
+                 window: int = 50, random_epochs: int = 3, still_epochs: int = 10, still_move: float = 0.05):
         self.entropy_fraction, self.op_share, self.skip_margin = entropy_fraction, op_share, skip_margin
         self.recent = deque(maxlen=window)
         self.first_entropy = None
         self.random_epochs, self.not_ahead = random_epochs, 0
+        self.still_epochs, self.still_move = still_epochs, still_move
         self.warned = set()
 
     @classmethod
@@ -47,11 +56,15 @@ class HealthCheck:
         """The check with a run config's `health_*` thresholds."""
         c = config
         return cls(c.health_entropy_fraction, c.health_op_share, c.health_skip_margin, c.health_window,
-                   c.health_random_epochs)
+                   c.health_random_epochs, c.health_still_epochs, c.health_still_move)
 
     def update_epoch(self, controller_acc: float, random_acc: float) -> list:
         """Warnings from one epoch's mean reward accuracy of the controller's samples and of random ones."""
         return self._new(self.epoch_conditions(controller_acc, random_acc))
+
+    def update_policy(self, moved: list, controller_epochs: int) -> list:
+        """Warnings from one epoch's policy movement (`policy_moved`) after that many epochs of controller training."""
+        return self._new(self.policy_conditions(moved, controller_epochs))
 
     def update(self, entropy: float, archs) -> list:
         """Warnings (dicts with `code` and `message`) that this controller step raised for the first time."""
@@ -71,6 +84,23 @@ class HealthCheck:
                   f"no better for {self.not_ahead} epoch(s) in a row, under the {self.random_epochs} that warn")
         return {"random": (False, (f"the controller's samples scored {controller_acc:.3f} against {random_acc:.3f} "
                                    f"for uniformly random architectures on the same shared weights: {behind}."))}
+
+    def policy_conditions(self, moved: list, controller_epochs: int) -> dict:
+        """{code: (holds, message)} of the still condition (none while it is off or too early)."""
+        if not self.still_epochs or controller_epochs < self.still_epochs:
+            return {}
+        most = max(moved)
+        node, after = moved.index(most), f"after {controller_epochs} epochs of controller training"
+        still = most < self.still_move
+        if still:
+            message = (f"the controller is not learning: {after}, no node's op probabilities have moved more than "
+                       f"{most:.3f} from where they started (largest at node {node}; warns under {self.still_move:g}): "
+                       "its updates are too small for the reward differences it sees (raise controller_lr, use "
+                       "reward_batch shared, or a leave-one-out baseline).")
+        else:
+            message = (f"{after}, node {node}'s op probabilities have moved {most:.3f} from where they started, the "
+                       f"most of any node (warns under {self.still_move:g}).")
+        return {"still": (still, message)}
 
     def step_conditions(self, entropy: float, archs) -> dict:
         """Take one controller step; {code: (holds, message)} of every condition it could check."""

@@ -6,8 +6,10 @@ only every 2nd, 4th, ... new point is kept), and so are the history of sampled a
 snapshots; the table of unique architectures keeps at most `unique_cap` rows. Memory stays flat over long
 runs; the full record is the run store's (`RunStore.events`), from which `replay` rebuilds a LiveRun.
 
-Health: a `HealthCheck` fed with the same controller steps and epochs as the engine's keeps each warning's state as
-of the newest event (`health`): the engine alerts once per run, a banner shows whether it still holds, and when.
+Health: a `HealthCheck` fed with the same controller steps, epochs and policies as the engine's keeps each warning's
+state as of the newest event (`health`): the engine alerts once per run, a banner shows whether it still holds, and
+when. A policy's `moved` (each node's distance from the untrained controller's op probabilities) is the engine's;
+policy events of runs made before it have none: there it is measured from the run's first policy (`from_first`).
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import math
 import threading
 import time
 
-from enas.quality.health import HealthCheck
+from enas.quality.health import HealthCheck, policy_moved
 
 CAP = 2000            # points per series, samples in the history
 POLICY_CAP = 200      # policy snapshots
@@ -91,6 +93,8 @@ class LiveRun:
         self._alerts = collections.deque(maxlen=ALERT_CAP)
         self._check = HealthCheck.of(config) if config is not None and config.controller == "enas" else None
         self._step = None                    # the controller step whose samples are arriving: [epoch, entropy, archs]
+        self._first_op_probs = None          # the first policy's, where events lack `moved` (older runs)
+        self._ctrl_epoch, self._ctrl_epochs = None, 0   # the newest epoch with controller steps; epochs with any
         self._health: dict = {}              # check code -> its state (see `health`), once it has held
         self.rankchecks = 0                  # rank checks finished
         self._search_epoch = 0               # the newest search event's epoch (0-based)
@@ -177,6 +181,8 @@ class LiveRun:
             self._arch = ev.get("arch", self._arch)
         elif kind == "controller_step":
             now["ctrl_step"] = ev.get("ctrl_step", now["ctrl_step"])
+            if ev["epoch"] != self._ctrl_epoch:
+                self._ctrl_epoch, self._ctrl_epochs = ev["epoch"], self._ctrl_epochs + 1
             if self._check is not None and ev.get("entropy") is not None:
                 self._step = [ev["epoch"], ev["entropy"], []]
         elif kind == "sample":
@@ -184,8 +190,7 @@ class LiveRun:
             if self._step is not None:
                 self._step[2].append(ev["arch"])
         elif kind == "policy":
-            self._policies.add({"epoch": ev["epoch"], "ops": ev["ops"], "op_probs": ev["op_probs"],
-                                "skip_probs": ev["skip_probs"]})
+            self._policy(ev)
         elif kind == "epoch":
             now.update(epoch=ev["epoch"] + 1, progress=0.0, epochs=ev.get("epochs", now["epochs"]))
             if self._check is not None and ev.get("val_acc") is not None and ev.get("random_val_acc") is not None:
@@ -213,7 +218,7 @@ class LiveRun:
                 training["result"] = self.result
                 for k in ("arch", "mode", "epochs"):
                     training[k] = training[k] or self.result.get(k)
-        elif kind in ("rankcheck_child", "recheck_child"):
+        elif kind in ("rankcheck_child", "recheck_child", "refcheck_child"):
             now["progress"] = ev.get("progress", 0.0)
         elif kind == "rankcheck_result":
             self.rankcheck = {k: v for k, v in ev.items() if k not in ("id", "kind", "t", "step", "epoch")}
@@ -236,6 +241,18 @@ class LiveRun:
                                  "at": at})
         elif self._check is None:
             self._held({code: (True, ev.get("message", ""))}, at)
+
+    def _policy(self, ev: dict):
+        """Keep a policy snapshot with its `moved`; check it as the engine does."""
+        moved = ev.get("moved")
+        from_first = moved is None
+        if from_first:
+            self._first_op_probs = self._first_op_probs or ev["op_probs"]
+            moved = policy_moved(ev["op_probs"], self._first_op_probs)
+        self._policies.add({"epoch": ev["epoch"], "ops": ev["ops"], "op_probs": ev["op_probs"],
+                            "skip_probs": ev["skip_probs"], "moved": moved, "from_first": from_first})
+        if self._check is not None:
+            self._held(self._check.policy_conditions(moved, self._ctrl_epochs), f"search epoch {ev['epoch'] + 1}")
 
     def _end_step(self):
         """The controller step whose samples have all arrived: its health conditions, as the engine checked them."""
@@ -366,6 +383,8 @@ class LiveRun:
                      "series": {n: _xy(line.list()) for n, line in t["series"].items()}} for t in self._trainings]
 
     def policies(self) -> list:
+        """Policy snapshots: epoch, ops, op_probs, skip_probs, moved (per node), from_first (moved is measured from
+        the first policy, not the untrained controller's)."""
         with self._lock:
             return list(self._policies.list())
 
