@@ -146,6 +146,16 @@ class Registry:
         with self._lock:
             self._launch(self._idle_entry(name), (lambda engine: rank_check(engine, k, epochs),), job="rankcheck")
 
+    def refcheck(self, name: str, k: int, epochs: int) -> None:
+        """The rank check against the reference set of K random architectures (enas.quality.reference)."""
+        from enas.data.splits import data_root
+        from enas.quality.reference import check_reference, reference_check
+        with self._lock:
+            entry = self._idle_entry(name)
+            check_reference(entry.store, entry.config, k, epochs)
+            cache = Path(data_root(entry.config.data_dir)) / "cache"
+            self._launch(entry, (lambda engine: reference_check(engine, k, epochs, cache),), job="refcheck")
+
     def train(self, name: str, arch=None, mode: str | None = None, epochs: int | None = None) -> None:
         with self._lock:
             self._launch(self._idle_entry(name), (lambda engine: engine.train_final(arch, mode, epochs),),

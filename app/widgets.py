@@ -6,7 +6,7 @@ import time
 import streamlit as st
 
 from enas.runs.store import StoreError
-from enas.space import Architecture, ArchitectureError
+from enas.space import Architecture
 from enas.teach import draw
 
 from . import charts
@@ -18,7 +18,7 @@ def act(fn, *args):
     """Run a button's action; a refusal (busy run, bad file) becomes a message above the run."""
     try:
         fn(*args)
-    except (StoreError, ArchitectureError, OSError) as e:
+    except (StoreError, ValueError, OSError) as e:   # ValueError: ArchitectureError, a check's refusal
         st.session_state.flash = str(e)
 
 

@@ -8,7 +8,7 @@ from conftest import tiny_config
 from test_cli import enas, flags
 
 from enas.engine.search import Engine
-from enas.quality.rank import bootstrap_interval, kendall_tau, ranks, spearman_rho
+from enas.quality.rank import bootstrap_interval, kendall_tau, ranks, spearman_rho, top, top_k_agreement
 from enas.quality.rankcheck import pick_spread, rank_check
 from enas.runs.store import RunStore
 from enas.space import Architecture
@@ -32,6 +32,23 @@ def test_ties_share_their_average_rank_and_constant_scores_have_no_correlation()
         kendall_tau([1, 2], [1, 2, 3])
     with pytest.raises(ValueError, match="at least 2 architectures"):
         spearman_rho([1], [1])
+
+
+@pytest.mark.parametrize("x, y, k, agreement", [
+    ([0.1, 0.4, 0.3, 0.2], [0.2, 0.1, 0.4, 0.3], 2, 0.5),   # tops {1, 2} and {2, 3}
+    ([0.5, 0.5, 0.5, 0.1], [0.1, 0.5, 0.5, 0.5], 2, 0.5),   # ties by position: {0, 1} and {1, 2}
+    ([1, 2, 3], [3, 2, 1], 1, 0.0),
+    ([1, 2, 3, 4], [10, 20, 30, 40], 3, 1.0),
+])
+def test_top_k_agreement_by_hand(x, y, k, agreement):
+    assert top_k_agreement(x, y, k) == agreement == top_k_agreement(y, x, k)
+
+
+def test_top_k_breaks_ties_by_position_and_refuses_a_k_out_of_range():
+    assert top([0.3, 0.5, 0.5, 0.1], 3) == [1, 2, 0]
+    for k in (0, 4):
+        with pytest.raises(ValueError, match="1 <= k <= 3"):
+            top_k_agreement([1, 2, 3], [1, 2, 3], k)
 
 
 def test_bootstrap_interval_contains_the_statistic_and_is_reproducible():

@@ -82,10 +82,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=int, default=None)
 
     r = sub.add_parser("rankcheck", help="retrain K derived architectures from scratch and measure how well the "
-                                         "shared-weight accuracy ranks them (Kendall tau, Spearman rho)")
+                                         "shared-weight accuracy ranks them (Kendall tau, Spearman rho); with "
+                                         "--reference K, against a fixed reference set of K random architectures")
     r.add_argument("run")
-    r.add_argument("--k", type=int, default=8, help="architectures: derive's top half of K, then a spread over "
-                                                    "the rest of its ranking (default 8)")
+    r.add_argument("--k", type=int, default=None, help="architectures: derive's top half of K, then a spread over "
+                                                       "the rest of its ranking (default 8)")
+    r.add_argument("--reference", type=int, default=None, metavar="K", help="instead: K >= 4 uniformly random "
+                   "architectures, the same for every run of this space and recipe, trained stand-alone once (2 "
+                   "seeds, cached in the data folder) and reused; no derive needed")
     r.add_argument("--epochs", type=int, default=1, help="epochs of stand-alone training each, with the run's "
                                                          "final-training recipe (default 1)")
     add_ray_flags(r)   # the retrainings as Ray tasks, all at once
@@ -312,10 +316,20 @@ def cmd_phase(args, runs_dir, phase) -> int:
             raise ConfigError(f"--samples {args.samples}: must be at least 1")
         check_recheck(args.recheck, args.recheck_epochs)  # refuse before the run is touched
         phase = lambda: engine.derive(args.samples, args.recheck, args.recheck_epochs)  # noqa: E731
+    elif phase == "rankcheck" and args.reference is not None:
+        from enas.data.splits import data_root
+        from enas.quality.reference import check_reference, reference_check
+        if args.k is not None or getattr(args, "ray", None):
+            raise ConfigError("--reference K draws its own architectures and trains them here: drop --k and --ray")
+        check_reference(store, engine.config, args.reference, args.epochs)  # refuse before the run is touched
+        cache = Path(data_root(engine.config.data_dir)) / "cache"
+        engine.listeners.append(reference_progress)
+        phase = lambda: print_reference_check(reference_check(engine, args.reference, args.epochs, cache))  # noqa: E731
     elif phase == "rankcheck":
-        plan(store, args.k, args.epochs)  # refuse before the run is touched
+        k = 8 if args.k is None else args.k
+        plan(store, k, args.epochs)  # refuse before the run is touched
         ray = ray_executor(args)
-        phase = lambda: print_rank_check(rank_check(engine, args.k, args.epochs, ray))  # noqa: E731
+        phase = lambda: print_rank_check(rank_check(engine, k, args.epochs, ray))  # noqa: E731
     else:
         arch = read_arch(args.arch) if args.arch else None
         mode = args.mode or engine.config.final_mode
@@ -374,6 +388,36 @@ def print_rank_check(result: dict):
     for name, key in (("Kendall tau", "kendall_tau"), ("Spearman rho", "spearman_rho")):
         lo, hi = result[key + "_95"]
         print(f"{name:<13} {result[key]:+.3f}   95% bootstrap interval [{lo:+.3f}, {hi:+.3f}]")
+
+
+def reference_progress(ev: dict):
+    """A listener that prints each architecture of a reference check as it is done."""
+    if ev["kind"] == "refcheck_child":
+        how = "trained now" if ev["trained"] else "from the cache"
+        print(f"reference {ev['step'] + 1}: {ev['arch']}  shared {ev['shared_acc']:.4f}  stand-alone "
+              f"{ev['standalone_a']:.4f} / {ev['standalone_b']:.4f} ({how})", flush=True)
+
+
+def print_reference_check(result: dict):
+    """The reference check's table and statistics, each with what it measures."""
+    print(f"\nreference check of run {result['run']}: shared-weight validation accuracy (run {result['run']}, whole "
+          f"split) against stand-alone validation accuracy after {result['epochs']} epoch(s), mean of 2 seeds; "
+          f"{result['k']} uniformly random architectures, the same for every run of this space and recipe "
+          f"(reference {result['key']})")
+    print(f"{'architecture':<44} {'shared weights':>14} {'stand-alone':>12} {'seed a':>7} {'seed b':>7}")
+    for r in result["rows"]:
+        print(f"{r['arch']:<44} {r['shared_acc']:>14.4f} {r['standalone_acc']:>12.4f} {r['standalone_a']:>7.4f} "
+              f"{r['standalone_b']:>7.4f}")
+    k = result["top_k"]
+    for name, key, what in (
+            ("Kendall tau", "kendall_tau", "pairs ordered alike minus pairs ordered oppositely, as a share"),
+            ("Spearman rho", "spearman_rho", "correlation of the two rankings"),
+            (f"top-{k} agreement", "top_k_agreement", f"share of the {k} best stand-alone that are among the {k} "
+                                                      "best by shared weights"),
+            ("ceiling tau", "ceiling_tau", "Kendall tau of seed a against seed b: how well training again agrees "
+                                           "with itself")):
+        lo, hi = result[key + "_95"]
+        print(f"{name:<16} {result[key]:+.3f}   95% bootstrap interval [{lo:+.3f}, {hi:+.3f}]   {what}")
 
 
 COMMANDS = {"search": cmd_search, "race": cmd_race, "sweep": cmd_sweep, "show": cmd_show, "record": cmd_record,

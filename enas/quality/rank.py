@@ -1,5 +1,6 @@
-"""Rank agreement between two scores of the same architectures: Kendall's tau-b, Spearman's rho, and a bootstrap
-interval for either. Used by the rank check (shared-weight accuracy against stand-alone accuracy)."""
+"""Rank agreement between two scores of the same architectures: Kendall's tau-b, Spearman's rho, top-k agreement,
+and a bootstrap interval for any of them. Used by the rank checks (shared-weight accuracy against stand-alone
+accuracy)."""
 from __future__ import annotations
 
 import math
@@ -51,6 +52,21 @@ def spearman_rho(x, y) -> float:
     sxy = sum((a - mx) * (b - my) for a, b in zip(rx, ry))
     sxx, syy = sum((a - mx) ** 2 for a in rx), sum((b - my) ** 2 for b in ry)
     return sxy / math.sqrt(sxx * syy) if sxx and syy else math.nan
+
+
+def top(values, k: int) -> list:
+    """Indices of the k largest values, largest first; ties broken by position (the earlier one ranks higher),
+    so the same values always give the same k indices."""
+    return sorted(range(len(values)), key=lambda i: (-values[i], i))[:k]
+
+
+def top_k_agreement(x, y, k: int) -> float:
+    """The fraction of y's top k that are also in x's top k (|top k of x and of y| / k; symmetric). Ties are
+    broken by position, as in `top`."""
+    _check(x, y)
+    if not 1 <= k <= len(x):
+        raise ValueError(f"top-k agreement needs 1 <= k <= {len(x)} (the architectures), got k={k}")
+    return len(set(top(x, k)) & set(top(y, k))) / k
 
 
 def bootstrap_interval(x, y, statistic, reps: int = 2000, level: float = 0.95, seed: int = 0) -> tuple:
