@@ -380,4 +380,17 @@ PRESETS = {
         "controller_steps": 20, "controller_children": 5, "derive_samples": 20, "final_epochs": 3,
         "final_lr": 0.02,
     },
+    # laptop: CIFAR-10 in about an hour on a 2-core laptop (one torch thread), built from measurements
+    # (benchmarks/README.md, issue 20): a supergraph trained on random children first, ENAS's per-op branches,
+    # an annealed rate; then a controller whose children of one step share their validation minibatch and are
+    # each compared with the others (leave-one-out), at a learning rate that moves the policy
+    "laptop": {
+        "train_subset": 20000, "batch_size": 128, "epochs": 30, "warmup_epochs": 10, "sampling": "per-batch",
+        "bn": "enas", "lr_tmax_epochs": 0, "child_lr": 0.05, "child_lr_min": 0.001, "weight_decay": 2.5e-4,
+        "lstm_layers": 1, "temperature": 0.0, "tanh_constant": 1.5, "controller_lr": 1e-2, "controller_beta1": 0.0,
+        "controller_eps": 1e-3, "controller_every": 1, "controller_steps": 30, "controller_children": 10,
+        "reward_batch": "shared", "reward_baseline": "leave-one-out", "entropy_weight": 1e-3,
+        "skip_reduce": "node-mean", "derive_samples": 50, "final_mode": "scratch", "final_epochs": 5,
+        "final_lr": 0.05,
+    },
 }
