@@ -16,7 +16,9 @@ SEARCH_CHARTS = (
     ("Child training loss", "child step", [("child.loss", "loss")]),
     ("Child training accuracy", "child step", [("child.acc", "accuracy")]),
     ("Controller reward and baseline", "controller step", [("controller.reward", "reward"),
-                                                           ("controller.baseline", "baseline")]),
+                                                           ("controller.baseline", "baseline"),
+                                                           ("controller.entropy_bonus", "entropy bonus (in the "
+                                                                                        "reward)")]),
     ("Controller entropy", "controller step", [("controller.entropy", "entropy")]),
     ("Controller loss", "controller step", [("controller.controller_loss", "loss")]),
     ("Accuracy of sampled children (minibatches)", "epoch", [("epoch.val_acc", "validation (rewards)"),

@@ -120,3 +120,11 @@ def test_the_engine_warns_that_a_frozen_controller_is_not_learning(lr, warns):
     engine.search()
     still = [e for e in events if e["kind"] == "alert" and e.get("check") == "still"]
     assert [e["epoch"] for e in still] == ([2] if warns else [])   # 2 controller epochs after 1 of warm-up
+
+
+def test_random_architectures_are_scored_in_groups_like_the_controllers_children():
+    engine = Engine(tiny_config(reward_batch="shared", controller_steps=4, controller_children=3))
+    seen, draw = [], engine.val_data.random_batch
+    engine.val_data.random_batch = lambda n, g, **k: seen.append(n) or draw(n, g, **k)
+    engine.random_reference(0)
+    assert seen == [engine.config.batch_size] * 4          # 12 random architectures, 3 to a minibatch

@@ -348,11 +348,14 @@ class Engine(ChildTraining):
     def random_reference(self, epoch: int) -> float:
         """What random search's reward would be now: the mean validation-minibatch accuracy of uniformly random
         architectures on the same shared weights (as many as the controller scored this epoch, at most 64;
-        their own random stream, so the search itself is unchanged)."""
+        their own random stream, so the search itself is unchanged), scored as the controller's are: with
+        `reward_batch` shared, each group of `controller_children` on one minibatch."""
         c = self.config
         gen = stream(c.seed, f"random-reference-{epoch}")
         n = min(c.controller_steps * c.controller_children, 64)
-        return self.rewards(RandomSampler(c.nodes, c.ops).sample(n, generator=gen).archs, gen).mean().item()
+        archs = RandomSampler(c.nodes, c.ops).sample(n, generator=gen).archs
+        group = c.controller_children if c.reward_batch == "shared" else n
+        return torch.cat([self.rewards(archs[i:i + group], gen) for i in range(0, n, group)]).mean().item()
 
 
 def load_data(config: Config):

@@ -29,7 +29,8 @@ ALERT_CAP = 50
 SERIES = {
     "child_step": ("child", "step", ("loss", "acc", "lr", "images_per_s")),
     "controller_step": ("controller", "ctrl_step",
-                        ("reward", "accuracy", "baseline", "entropy", "controller_loss", "skip_count", "skip_penalty")),
+                        ("reward", "accuracy", "baseline", "entropy", "entropy_bonus", "controller_loss", "skip_count",
+                         "skip_penalty")),
     "epoch": ("epoch", "epoch", ("train_loss", "train_acc", "val_acc", "random_val_acc")),
     "derive_child": ("derive", "step", ("val_acc",)),
     "final_step": ("final", "step", ("loss", "acc")),
