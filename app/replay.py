@@ -1,13 +1,49 @@
 """Replay a run that is not running: play/pause, speed, and a scrubber over its search epochs that drives
-every view of the run together (the sampled architecture, the curves up to that moment, the policy)."""
+every view of the run together (the sampled architecture, the curves up to that moment, the policy); and the
+recorded demos shipped in assets/ (`DEMOS`)."""
 from __future__ import annotations
 
 import dataclasses
 import time
+from pathlib import Path
+from typing import NamedTuple
 
 import streamlit as st
 
 from enas.runs import replay
+
+
+class Demo(NamedTuple):
+    """A recording in ASSETS that the app offers, read-only; its run's name (in the picker and in the page's
+    address, `?demo=NAME`) is its file's name without `.json.gz`."""
+    file: str
+    title: str
+    teaches: str
+
+    @property
+    def name(self) -> str:
+        return self.file.removesuffix(".json.gz")
+
+    @property
+    def path(self) -> Path:
+        return ASSETS / self.file
+
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+# the demos in the order the run picker offers them; assets/README.md says how each was recorded
+DEMOS = (
+    Demo("cifar10-laptop-demo.json.gz", "CIFAR-10, laptop preset: the controller learns",
+         "What a learning controller looks like: the policy heatmaps sharpen, How far the policy moved rises, and "
+         "the controller's samples pull ahead of random architectures on the same shared weights."),
+    Demo("cifar10-demo.json.gz", "CIFAR-10, seed report's settings: the controller barely moves",
+         "With the seed report's settings the controller barely moves: after 100 epochs every op probability is "
+         "still between 0.19 and 0.21, and from search epoch 20 the app warns that the controller is not learning."),
+)
+
+
+def shipped() -> list:
+    """The DEMOS whose file is in ASSETS: one not recorded yet is not offered."""
+    return [d for d in DEMOS if d.path.is_file()]
 
 SPEEDS = {"0.5 epoch/s": 0.5, "1 epoch/s": 1.0, "2 epochs/s": 2.0, "5 epochs/s": 5.0}   # search epochs per second
 DEFAULT_SPEED = "1 epoch/s"

@@ -38,7 +38,9 @@ weights, so a search of thousands of children costs about as much as training on
     "policy": """
 **The policy.** The heatmaps show what the controller would sample now: for each node the probability of
 each op, and for each pair of nodes the probability of the skip connection. Early on they are nearly
-uniform; as the controller learns they sharpen. Move the slider to see how they changed over the epochs.
+uniform; as the controller learns they sharpen, and *How far the policy moved* rises from 0. Move the slider to
+see how they changed over the epochs; *Is the controller learning?* (How ENAS works) shows a controller that
+learns beside one that does not.
 """,
     "history": """
 **History.** Every architecture the controller sampled is kept with its step and reward (the full record
@@ -62,6 +64,20 @@ NAS-Bench-201 report exactly this, often onto pooling or skip-heavy cells). The 
 entropy, the share of the most frequent op at each node and the skip rate over recent samples, and a rank
 check's Kendall tau. Remedies: a larger entropy weight, a higher temperature or smaller tanh constant, a
 lower controller learning rate, or more epochs of shared-weight training before the controller sharpens.
+The opposite failure is a controller that never settles at all: *the controller is not learning* warns when,
+after `health_still_epochs` epochs of controller training, no node's op probabilities have moved more than
+`health_still_move` from where they started (its updates are too small for the reward differences it sees), and
+*no better than random* when its samples score no better than uniformly random architectures for
+`health_random_epochs` epochs in a row.
+""",
+    "learning": """
+**Is the controller learning?** The recorded demos in the Run tab's picker show both sides. When the controller
+learns (the *laptop preset* demo, or a `quick` search of the shapes data), the policy heatmaps sharpen epoch by
+epoch, *How far the policy moved* rises, and the gap between the controller's samples and uniformly random
+architectures on the same shared weights (under that chart) grows. With the seed report's settings nothing
+moves: after 100 epochs every op probability is still between 0.19 and 0.21, the heatmaps stay flat, and from
+search epoch 20 on the app warns *the controller is not learning*. The rewards rise all the same, as the shared
+weights train: a rising reward alone does not show that the controller learns.
 """,
     "rankcheck": """
 **The rank check.** Derive trusts the shared weights: it picks the child that scores best with them. The

@@ -1,7 +1,8 @@
 """The sidebar's settings in the page's address (`st.query_params`): the preset, and each field whose value
 differs from the preset's, e.g. `?preset=quick&epochs=3&ops=conv3x3,maxpool3x3`. A reload, a second tab or a
 shared link opens with them; a bad value is refused with a warning naming it, and the rest still apply; a parameter
-that is not a setting is named in a warning and removed from the address."""
+that is not a setting is named in a warning and removed from the address, except `demo`: the recorded demo the
+Run tab shows (`app.main`)."""
 from __future__ import annotations
 
 from urllib.parse import urlencode
@@ -10,6 +11,7 @@ from enas.config import PRESETS, SPECS, Config, ConfigError, check_field
 
 PRESET = "preset"
 DEFAULT_PRESET = "quick"
+DEMO = "demo"
 
 
 def decode(params) -> tuple:
@@ -22,7 +24,7 @@ def decode(params) -> tuple:
         preset = DEFAULT_PRESET
     values = {}
     for key, raw in params.items():
-        if key == PRESET:
+        if key in (PRESET, DEMO):
             continue
         if key not in SPECS:
             warnings.append(f"URL parameter {key!r} is not a setting; ignored")
@@ -62,10 +64,10 @@ def _text(value) -> str:
 
 
 def sync(query_params, wanted: dict):
-    """Make the parameters of `query_params` (st.query_params) those of `wanted`, writing only what changed. A
-    parameter that is not a setting goes too: `decode` named it in a warning when the session began (Streamlit's
-    own `embed` parameters are not in st.query_params, and stay)."""
-    for key in [k for k in query_params if k not in wanted]:
+    """Make the parameters of `query_params` (st.query_params) those of `wanted`, writing only what changed, and
+    keep `demo`. A parameter that is not a setting goes: `decode` named it in a warning when the session began
+    (Streamlit's own `embed` parameters are not in st.query_params, and stay)."""
+    for key in [k for k in query_params if k not in wanted and k != DEMO]:
         del query_params[key]
     for key, value in wanted.items():
         if query_params.get(key) != value:

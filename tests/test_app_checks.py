@@ -134,7 +134,7 @@ def test_settings_come_from_the_address_and_go_back_to_it(runs, tmp_path):
 def test_bad_address_values_are_named_and_the_rest_applied(runs):
     at = new_app(preset="fast", nodes="abc", epochs="4", color="red", dataset="auto", child_lr="0.2")
     assert sorted(w.value for w in at.sidebar.warning) == sorted([
-        "URL parameter 'preset': 'fast' is not a preset (allowed: seed, enas-paper, quick); using quick",
+        "URL parameter 'preset': 'fast' is not a preset (allowed: seed, enas-paper, quick, laptop); using quick",
         "URL parameter nodes='abc' ignored: field 'nodes': value 'abc' must be a whole number",
         "URL parameter 'color' is not a setting; ignored",
         "URL parameter dataset='auto' ignored: the form offers shapes, cifar10, folder"])

@@ -10,6 +10,7 @@ sys.path.insert(0, str(ROOT))
 
 from conftest import tiny_config  # noqa: E402
 
+from app import replay as app_replay  # noqa: E402
 from enas.runs import recording, replay  # noqa: E402
 from enas.runs.live import LiveRun  # noqa: E402
 from enas.runs.store import RunStore  # noqa: E402
@@ -61,7 +62,7 @@ def test_the_live_tab_draws_how_far_the_policy_moved(tmp_path, monkeypatch, with
     runs = tmp_path / "runs"
     planted_run(runs, "planted", with_moved)
     monkeypatch.setenv("ENAS_RUNS_DIR", str(runs))
-    monkeypatch.setattr(recording, "DEMO_FILE", tmp_path / "no-demo.json.gz")
+    monkeypatch.setattr(app_replay, "ASSETS", tmp_path / "no-assets")   # no demo offered
     st.cache_resource.clear()
     at = AppTest.from_file(str(ROOT / "app" / "main.py"), default_timeout=60)
     at.run()

@@ -178,12 +178,12 @@ def test_the_policy_s_most_likely_architecture():
 # --- the app --------------------------------------------------------------------------------------
 @pytest.fixture
 def demo(finished, tmp_path, monkeypatch):
-    """The app's demo entry made from the tiny run's recording, with an empty runs folder."""
+    """The app's demo entry made from the tiny run's recording, shipped as the seed demo's file (the only demo),
+    with an empty runs folder."""
     import streamlit as st
     from streamlit.testing.v1 import AppTest
-    path = tmp_path / "demo.json.gz"
-    recording.save(finished, path)
-    monkeypatch.setattr(recording, "DEMO_FILE", path)
+    recording.save(finished, tmp_path / "assets" / f"{recording.DEMO_NAME}.json.gz")
+    monkeypatch.setattr(app_replay, "ASSETS", tmp_path / "assets")
     monkeypatch.setenv("ENAS_DEMO_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("ENAS_RUNS_DIR", str(tmp_path / "runs"))
     st.cache_resource.clear()    # the demo folder cached by an earlier app test is not this one

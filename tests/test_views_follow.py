@@ -17,7 +17,6 @@ from app import replay as app_replay  # noqa: E402
 from app.registry import get_registry  # noqa: E402
 from enas.engine.search import Engine  # noqa: E402
 from enas.quality.health import HealthCheck  # noqa: E402
-from enas.runs import recording  # noqa: E402
 from enas.runs.store import RunStore  # noqa: E402
 
 EPOCHS = 6
@@ -88,7 +87,7 @@ def app(real_events, tmp_path, monkeypatch):
     runs = tmp_path / "runs"
     plant(runs, *real_events)
     monkeypatch.setenv("ENAS_RUNS_DIR", str(runs))
-    monkeypatch.setattr(recording, "DEMO_FILE", tmp_path / "no-demo.json.gz")
+    monkeypatch.setattr(app_replay, "ASSETS", tmp_path / "no-assets")   # no demo offered
     clock = Clock()
     monkeypatch.setattr(app_replay, "time", types.SimpleNamespace(monotonic=clock.monotonic))
     st.cache_resource.clear()
@@ -201,7 +200,7 @@ def test_a_live_run_shows_its_newest_policy_when_it_ends(tmp_path, monkeypatch):
     from streamlit.testing.v1 import AppTest
     runs = tmp_path / "runs"
     monkeypatch.setenv("ENAS_RUNS_DIR", str(runs))
-    monkeypatch.setattr(recording, "DEMO_FILE", tmp_path / "no-demo.json.gz")
+    monkeypatch.setattr(app_replay, "ASSETS", tmp_path / "no-assets")   # no demo offered
     st.cache_resource.clear()
     registry = get_registry(str(runs.resolve()))
     epochs = 8
@@ -237,6 +236,7 @@ def test_the_cifar10_demo_follows_to_the_end(tmp_path, monkeypatch):
     monkeypatch.setenv("ENAS_DEMO_CACHE", str(tmp_path / "cache"))
     st.cache_resource.clear()
     at = AppTest.from_file(str(ROOT / "app" / "main.py"), default_timeout=120)
+    at.query_params["demo"] = "cifar10-demo"      # the seed-preset recording, whatever other demos ship
     at.run()
     scrub(at, 29)
     (w,) = [w.value for w in at.warning if "no better than" in w.value]
