@@ -372,13 +372,15 @@ PRESETS = {
         "final_lr": 0.05,
     },
     # quick: short, yet long enough that the controller's samples pull ahead of random architectures on the same
-    # shared weights (8 epochs x 20 controller steps; measured on 3 seeds in benchmarks/README.md)
+    # shared weights: 2 warm-up epochs, then 6 of 15 controller steps x 10 children sharing a minibatch, a
+    # leave-one-out baseline (measured on 3 seeds in benchmarks/README.md)
     "quick": {
-        "dataset": "shapes", "train_subset": 2000, "val_size": 500, "channels": 16, "epochs": 8,
+        "dataset": "shapes", "train_subset": 2000, "val_size": 500, "channels": 16, "epochs": 8, "warmup_epochs": 2,
         "batch_size": 64, "sampling": "per-batch", "lr_tmax_epochs": 0, "controller_every": 1,
-        "controller_lr": 5e-3, "baseline_decay": 0.9, "skip_reduce": "pair-mean",
-        "controller_steps": 20, "controller_children": 5, "derive_samples": 20, "final_epochs": 3,
-        "final_lr": 0.02,
+        "lstm_layers": 1, "temperature": 0.0, "tanh_constant": 1.5, "controller_lr": 3e-2, "controller_beta1": 0.0,
+        "controller_eps": 1e-3, "reward_batch": "shared", "reward_baseline": "leave-one-out",
+        "baseline_decay": 0.9, "skip_reduce": "pair-mean", "controller_steps": 15, "controller_children": 10,
+        "derive_samples": 20, "final_epochs": 3, "final_lr": 0.02,
     },
     # laptop: CIFAR-10 in about an hour on a 2-core laptop (one torch thread), built from measurements
     # (benchmarks/README.md, issue 20): a supergraph trained on random children first, ENAS's per-op branches,
@@ -387,7 +389,7 @@ PRESETS = {
     "laptop": {
         "train_subset": 20000, "batch_size": 128, "epochs": 30, "warmup_epochs": 10, "sampling": "per-batch",
         "bn": "enas", "lr_tmax_epochs": 0, "child_lr": 0.05, "child_lr_min": 0.001, "weight_decay": 2.5e-4,
-        "lstm_layers": 1, "temperature": 0.0, "tanh_constant": 1.5, "controller_lr": 1e-2, "controller_beta1": 0.0,
+        "lstm_layers": 1, "temperature": 0.0, "tanh_constant": 1.0, "controller_lr": 1e-2, "controller_beta1": 0.0,
         "controller_eps": 1e-3, "controller_every": 1, "controller_steps": 30, "controller_children": 10,
         "reward_batch": "shared", "reward_baseline": "leave-one-out", "entropy_weight": 1e-3,
         "skip_reduce": "node-mean", "derive_samples": 50, "final_mode": "scratch", "final_epochs": 5,

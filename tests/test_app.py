@@ -20,7 +20,7 @@ from enas.runs.store import RunStore, StoreError  # noqa: E402
 from enas.space import MAX_STRING, Architecture, ArchitectureError  # noqa: E402
 from enas.teach import draw  # noqa: E402
 
-TINY_INTS = {"nodes": 2, "channels": 8, "batch_size": 32, "steps_per_epoch": 4, "controller_steps": 2,
+TINY_INTS = {"warmup_epochs": 0, "nodes": 2, "channels": 8, "batch_size": 32, "steps_per_epoch": 4, "controller_steps": 2,
              "controller_children": 2, "derive_samples": 3, "final_epochs": 1}
 TINY_TEXT = {"train_subset": "256", "val_size": "128"}
 

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
-TINY = {"nodes": 2, "channels": 8, "epochs": 2, "batch size": 32, "train subset": 256, "val size": 128,
+TINY = {"warmup epochs": 0, "nodes": 2, "channels": 8, "epochs": 2, "batch size": 32, "train subset": 256, "val size": 128,
         "steps per epoch": 4, "controller steps": 2, "controller children": 2}
 EXPANDERS = ("Child training", "Controller", "Data")
 SLOW = 120_000  # ms: the machine may be busy

@@ -49,8 +49,10 @@ def test_a_configuration_stored_before_new_fields_opens_as_it_ran():
 
 
 def test_quick_preset():
-    assert Config.from_dict({"preset": "quick", "epochs": 2}).epochs == 2
+    assert Config.from_dict({"preset": "quick", "epochs": 3}).epochs == 3
     assert Config.from_dict({"preset": "quick"}).dataset == "shapes"
+    with pytest.raises(ConfigError, match="field 'warmup_epochs': value 2 leaves none of the 2 epochs"):
+        Config.from_dict({"preset": "quick", "epochs": 2})   # its 2 warm-up epochs: set warmup_epochs too
 
 
 def test_two_learning_rate_schedules_at_once_are_refused():

@@ -34,7 +34,11 @@ from enas.engine.search import Engine
 from enas.seeds import stream
 
 SETTINGS = {"dataset": "shapes:2000", "val_size": 200, "nodes": 3, "channels": 16, "batch_size": 64,
-            "device": "cpu", "precision": "fp32", "threads": 1}   # one thread: the same numbers everywhere
+            "device": "cpu", "precision": "fp32", "threads": 1,   # one thread: the same numbers everywhere
+            # the update the texts explain: no warm-up, a moving-average baseline, Adam's classic first step
+            # (beta1 0.9, eps 1e-8: each parameter moves by the learning rate), the seed notebook's controller
+            "warmup_epochs": 0, "reward_baseline": "moving-average", "reward_batch": "own", "lstm_layers": 2,
+            "temperature": 5.0, "tanh_constant": 2.5, "controller_beta1": 0.9, "controller_eps": 1e-8}
 
 
 @dataclass
