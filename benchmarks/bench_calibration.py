@@ -19,9 +19,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
+from bench_threads import cpu_info  # noqa: E402
 from torch import nn  # noqa: E402
 
-from bench_threads import cpu_info  # noqa: E402
 from enas.controller import RandomSampler  # noqa: E402
 from enas.engine.children import evaluate  # noqa: E402
 from enas.engine.search import Engine  # noqa: E402

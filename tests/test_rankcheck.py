@@ -8,7 +8,14 @@ from conftest import tiny_config
 from test_cli import enas, flags
 
 from enas.engine.search import Engine
-from enas.quality.rank import bootstrap_interval, kendall_tau, ranks, spearman_rho, top, top_k_agreement
+from enas.quality.rank import (
+    bootstrap_interval,
+    kendall_tau,
+    ranks,
+    spearman_rho,
+    top,
+    top_k_agreement,
+)
 from enas.quality.rankcheck import pick_spread, rank_check
 from enas.runs.store import RunStore
 from enas.space import Architecture
