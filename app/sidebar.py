@@ -29,8 +29,9 @@ PRESET_TIME = {
              "training about 20 s more; long enough for the controller to pull ahead of random architectures",
     "seed": "seed: about 2 h on a 2-core CPU with CIFAR-10 (100 epochs of 40,000 images at about 600 images/s)",
     "enas-paper": "enas-paper: 310 epochs, then 310 of final training: days on a CPU, hours on a GPU",
-    "laptop": "laptop: about an hour on a 2-core CPU with CIFAR-10 (30 epochs of 20,000 images, the first 10 on "
-              "random children; derive; 5 epochs of final training); built so that the controller visibly learns",
+    "laptop": "laptop: designed for about an hour on a 2-core CPU with CIFAR-10 (30 epochs of 20,000 images, the "
+              "first 10 on random children; derive; 5 epochs of final training), so that the controller visibly "
+              "learns; not yet timed end to end (benchmarks/README.md)",
 }
 
 
