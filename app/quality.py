@@ -60,18 +60,26 @@ def picked_row(entry, prefix: str, result: dict):
 
 
 def rank_form(registry, entry):
-    """K and epochs, kept while not drawn, and the button: plain widgets, not st.form, which starts on Enter."""
+    """K and epochs of a rank check of derive's architectures, and its button."""
+    check_form(registry.rankcheck, entry, "rankcheck", "architectures (K)", 2, 1000,
+               "derive's top half of K, then a spread over the rest of its ranking",
+               "the run's final-training recipe; a stopped check keeps what it trained",
+               "Run the rank check", ":material/leaderboard:")
 
+
+def check_form(action, entry, key: str, k_label: str, k_min: int, k_max: int, k_help: str, epochs_help: str,
+               label: str, icon: str):
+    """K and epochs, kept while not drawn, and the button that runs `action(run, K, epochs)`: plain widgets, not
+    st.form, which starts on Enter."""
     with st.container(border=True):
         c1, c2 = st.columns(2)
         with c1:
-            k = field(entry.name, "rankcheck_k", 8, st.number_input, "architectures (K)", 2, 1000,
-                      help="derive's top half of K, then a spread over the rest of its ranking")
+            k = field(entry.name, f"{key}_k", 8, st.number_input, k_label, k_min, k_max, help=k_help)
         with c2:
-            epochs = field(entry.name, "rankcheck_epochs", 1, st.number_input, "epochs each, from scratch", 1, 1000,
-                           help="the run's final-training recipe; a stopped check keeps what it trained")
-        if st.button("Run the rank check", key="rankcheck_go", icon=":material/leaderboard:"):
-            act(registry.rankcheck, entry.name, int(k), int(epochs))
+            epochs = field(entry.name, f"{key}_epochs", 1, st.number_input, "epochs each, from scratch", 1, 1000,
+                           help=epochs_help)
+        if st.button(label, key=f"{key}_go", icon=icon):
+            act(action, entry.name, int(k), int(epochs))
             st.rerun(scope="app")
 
 
@@ -103,19 +111,12 @@ def reference_view(registry, entry, ticking: bool, can_start: bool):
 
 
 def reference_form(registry, entry):
-    """K and epochs of a reference check, and its button (as `rank_form`)."""
-    with st.container(border=True):
-        c1, c2 = st.columns(2)
-        with c1:
-            k = field(entry.name, "refcheck_k", 8, st.number_input, "reference architectures (K)", 4,
-                      min(1000, space_size(entry.config.nodes, entry.config.ops)),
-                      help="uniformly random, the same for every run of this space and recipe")
-        with c2:
-            epochs = field(entry.name, "refcheck_epochs", 1, st.number_input, "epochs each, from scratch", 1, 1000,
-                           help="trained once with two seeds, kept in the data folder and reused by every run")
-        if st.button("Run the reference check", key="refcheck_go", icon=":material/fact_check:"):
-            act(registry.refcheck, entry.name, int(k), int(epochs))
-            st.rerun(scope="app")
+    """K and epochs of a reference check, and its button."""
+    check_form(registry.refcheck, entry, "refcheck", "reference architectures (K)", 4,
+               min(1000, space_size(entry.config.nodes, entry.config.ops)),
+               "uniformly random, the same for every run of this space and recipe",
+               "trained once with two seeds, kept in the data folder and reused by every run",
+               "Run the reference check", ":material/fact_check:")
 
 
 def _interval(interval) -> str:

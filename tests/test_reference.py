@@ -176,3 +176,16 @@ def test_the_app_shows_a_stored_reference_check(runs, tmp_path, trainings):
     at.run()
     assert any(m.value.startswith(f"**`{result['rows'][1]['arch']}`** · shared weights") for m in at.markdown)
     assert not at.exception
+
+
+def test_the_app_starts_a_reference_check_and_stores_it(runs, trainings):
+    from conftest import wait
+    from test_app import new_app
+    searched(runs, "started")
+    at = new_app()
+    at.number_input(key="refcheck_k").set_value(K).run()
+    next(b for b in at.button if b.label == "Run the reference check").click().run()
+    assert not at.exception
+    store = RunStore.open(runs, "started")
+    wait(lambda: "refcheck" in store.meta(), what="the reference check started from the app")
+    assert store.meta()["refcheck"]["k"] == K and len(trainings.calls) == 2 * K
