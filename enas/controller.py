@@ -7,7 +7,9 @@ mean of the chosen anchors (or the start embedding when there are none) after a 
 
 Temperature T and tanh constant c shape every logit, op and skip alike: l -> c tanh(l / T), as in ENAS. ENAS
 samples a skip from a two-way softmax over (-q', q'), so the skip is on with probability sigmoid(2 q'): with
-c = 1.5 it stays inside [0.047, 0.953]. Both samplers work on a batch of B architectures at once.
+c = 1.5 it stays inside [0.047, 0.953]. Both samplers work on a batch of B architectures at once, and both
+draw only what `Constraints` allow (a steered run): banned ops' logits are masked to -inf and forced skips are
+not decisions, so log-probabilities and entropies are those of the restricted policy (a pinned node's are 0).
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from enas.constraints import ConstraintError, Constraints
 from enas.space import OPS, Architecture
 
 
@@ -54,6 +57,26 @@ def reduce_skip_kl(kl_per_node: torch.Tensor, nodes: int, how: str) -> torch.Ten
     return kl_per_node / max(divisor, 1)
 
 
+def masks(constraints: Constraints | None, nodes: int, ops, device) -> tuple:
+    """(op_mask [N, K] True where an op may be drawn, skip_fixed [N, N] True where a skip is forced, skip_value
+    [N, N] its forced bit), or Nones without constraints."""
+    if not constraints:
+        return None, None, None
+    constraints.check(nodes, ops)
+    op_mask = torch.tensor([[op in constraints.allowed(i, ops) for op in ops] for i in range(nodes)], device=device)
+    fixed = torch.zeros(nodes, nodes, dtype=torch.bool, device=device)
+    value = torch.zeros(nodes, nodes, device=device)
+    for (i, j), bit in constraints.skips.items():
+        fixed[i, j], value[i, j] = True, float(bit)
+    return op_mask, fixed, value
+
+
+def check_admitted(arch: Architecture, constraints: Constraints | None):
+    """Refuse to score an architecture the constraints forbid (its probability is 0)."""
+    if constraints and not constraints.admits(arch):
+        raise ConstraintError(f"{arch} breaks the constraints in force ({constraints.describe()})")
+
+
 class Controller(nn.Module):
     """The ENAS LSTM policy over architectures of `nodes` nodes with candidate `ops`."""
 
@@ -85,13 +108,15 @@ class Controller(nn.Module):
             logits = self.tanh_constant * torch.tanh(logits)
         return logits
 
-    def forward(self, batch: int = 1, archs=None, generator: torch.Generator | None = None) -> Sample:
-        """Sample `batch` architectures, or score the given `archs` (teacher forcing)."""
+    def forward(self, batch: int = 1, archs=None, generator: torch.Generator | None = None,
+                constraints: Constraints | None = None) -> Sample:
+        """Sample `batch` architectures, or score the given `archs` (teacher forcing), under `constraints`."""
+        n, dev = self.nodes, self.start.device
         if archs is not None:
             batch = len(archs)
             for a in archs:
-                a.check_space(self.nodes, self.ops)
-        n, dev = self.nodes, self.start.device
+                check_admitted(a.check_space(self.nodes, self.ops), constraints)
+        op_mask, skip_fixed, skip_value = masks(constraints, n, self.ops, dev)
         inputs, state = self.start.expand(batch, -1), None
         anchors, anchors_w1 = [], []
         log_prob = torch.zeros(batch, device=dev)
@@ -101,14 +126,17 @@ class Controller(nn.Module):
         chosen_ops, chosen_skips = [], []
         for i in range(n):
             out, state = self.lstm(inputs.unsqueeze(0), state)
-            logp = F.log_softmax(self.shape(self.op_head(out[0])), -1)
+            logits = self.shape(self.op_head(out[0]))
+            if op_mask is not None:
+                logits = logits.masked_fill(~op_mask[i], -math.inf)
+            logp = F.log_softmax(logits, -1)
             probs = logp.exp()
             if archs is None:
                 op = torch.multinomial(probs.detach(), 1, generator=generator).squeeze(1)
             else:
                 op = torch.tensor([self.ops.index(a.ops[i]) for a in archs], device=dev)
             log_prob = log_prob + logp.gather(1, op[:, None]).squeeze(1)
-            entropy = entropy - (probs * logp).sum(1)
+            entropy = entropy - (probs * (logp if op_mask is None else logp.masked_fill(~op_mask[i], 0))).sum(1)
             op_probs.append(probs)
             chosen_ops.append(op)
 
@@ -122,9 +150,17 @@ class Controller(nn.Module):
                     bits = torch.bernoulli(p.detach(), generator=generator)
                 else:
                     bits = torch.tensor([a.skips[i] for a in archs], dtype=p.dtype, device=dev)
-                log_prob = log_prob + (bits * F.logsigmoid(logit) + (1 - bits) * F.logsigmoid(-logit)).sum(1)
-                entropy = entropy - (p * F.logsigmoid(logit) + (1 - p) * F.logsigmoid(-logit)).sum(1)
-                kl_sum = kl_sum + bernoulli_kl(p, self.skip_target).sum(1)
+                ll = bits * F.logsigmoid(logit) + (1 - bits) * F.logsigmoid(-logit)
+                ent = -(p * F.logsigmoid(logit) + (1 - p) * F.logsigmoid(-logit))
+                kl = bernoulli_kl(p, self.skip_target)
+                if skip_fixed is not None:   # a forced skip is no decision: no log-probability, entropy or penalty
+                    free, value = ~skip_fixed[i, :i], skip_value[i, :i]
+                    bits = torch.where(free, bits, value)
+                    ll, ent, kl = ll * free, ent * free, kl * free
+                    p = torch.where(free, p, value)
+                log_prob = log_prob + ll.sum(1)
+                entropy = entropy + ent.sum(1)
+                kl_sum = kl_sum + kl.sum(1)
                 skip_probs[:, i, :i] = p
                 chosen_skips.append(bits)
                 inputs = (bits.unsqueeze(2) * torch.stack(anchors, 1)).sum(1) / (1 + bits.sum(1, keepdim=True))
@@ -141,17 +177,19 @@ class Controller(nn.Module):
         skip_penalty = reduce_skip_kl(kl_sum, n, self.skip_reduce)
         return Sample(archs, log_prob, entropy, skip_penalty, torch.stack(op_probs, 1), skip_probs)
 
-    def sample(self, batch: int = 1, generator: torch.Generator | None = None) -> Sample:
-        return self(batch, generator=generator)
+    def sample(self, batch: int = 1, generator: torch.Generator | None = None,
+               constraints: Constraints | None = None) -> Sample:
+        return self(batch, generator=generator, constraints=constraints)
 
-    def score(self, archs) -> Sample:
+    def score(self, archs, constraints: Constraints | None = None) -> Sample:
         """Log-probabilities (and the rest) of the given architectures under the current policy."""
-        return self(archs=archs)
+        return self(archs=archs, constraints=constraints)
 
     @torch.no_grad()
-    def policy(self, samples: int = 256, generator: torch.Generator | None = None) -> dict:
+    def policy(self, samples: int = 256, generator: torch.Generator | None = None,
+               constraints: Constraints | None = None) -> dict:
         """The policy as marginals over `samples` draws: op probabilities per node, skip probabilities per pair."""
-        s = self(samples, generator=generator)
+        s = self(samples, generator=generator, constraints=constraints)
         return {"ops": list(self.ops), "op_probs": s.op_probs.mean(0).tolist(),
                 "skip_probs": s.skip_probs.mean(0).tolist()}
 
@@ -165,21 +203,40 @@ class RandomSampler(nn.Module):
         super().__init__()
         self.nodes, self.ops, self.skip_prob = nodes, tuple(ops), skip_prob
 
-    def forward(self, batch: int = 1, archs=None, generator: torch.Generator | None = None) -> Sample:
-        n, k = self.nodes, len(self.ops)
+    def forward(self, batch: int = 1, archs=None, generator: torch.Generator | None = None,
+                constraints: Constraints | None = None) -> Sample:
+        n, k, q = self.nodes, len(self.ops), self.skip_prob
+        if constraints:
+            constraints.check(n, self.ops)
+        allowed = [constraints.allowed(i, self.ops) if constraints else list(self.ops) for i in range(n)]
+        forced = constraints.skips if constraints else {}
         if archs is None:
-            ops = torch.randint(0, k, (batch, n), generator=generator).tolist()
-            bits = torch.bernoulli(torch.full((batch, n, n), self.skip_prob), generator=generator).long().tolist()
+            if constraints:   # uniform over each node's allowed ops
+                u = torch.rand((batch, n), generator=generator).tolist()
+                ops = [[self.ops.index(allowed[i][int(u[b][i] * len(allowed[i]))]) for i in range(n)]
+                       for b in range(batch)]
+            else:
+                ops = torch.randint(0, k, (batch, n), generator=generator).tolist()
+            bits = torch.bernoulli(torch.full((batch, n, n), q), generator=generator).long().tolist()
+            for (i, j), bit in forced.items():
+                for b in range(batch):
+                    bits[b][i][j] = bit
             archs = [Architecture(tuple(self.ops[o] for o in ops[b]), tuple(tuple(bits[b][i][:i]) for i in range(n)))
                      for b in range(batch)]
         for a in archs:
-            a.check_space(n, self.ops)
-        batch, pairs, q = len(archs), n * (n - 1) // 2, self.skip_prob
-        skip_ll = torch.tensor([a.skip_count * math.log(q) + (pairs - a.skip_count) * math.log(1 - q) for a in archs])
-        log_prob = -n * math.log(k) + skip_ll
-        entropy = torch.full((batch,), n * math.log(k) - pairs * (q * math.log(q) + (1 - q) * math.log(1 - q)))
-        skip_probs = torch.full((batch, n, n), q).tril(-1)
-        return Sample(archs, log_prob, entropy, torch.zeros(batch), torch.full((batch, n, k), 1 / k), skip_probs)
+            check_admitted(a.check_space(n, self.ops), constraints)
+        batch, free, forced_on = len(archs), n * (n - 1) // 2 - len(forced), sum(forced.values())
+        choices = sum(math.log(len(a)) for a in allowed)
+        skip_ll = torch.tensor([(a.skip_count - forced_on) * math.log(q) + (free - a.skip_count + forced_on)
+                                * math.log(1 - q) for a in archs])
+        entropy = torch.full((batch,), choices - free * (q * math.log(q) + (1 - q) * math.log(1 - q)))
+        op_probs = torch.tensor([[1 / len(allowed[i]) if op in allowed[i] else 0.0 for op in self.ops]
+                                 for i in range(n)])
+        skip_probs = torch.full((n, n), q).tril(-1)
+        for (i, j), bit in forced.items():
+            skip_probs[i, j] = float(bit)
+        return Sample(archs, -choices + skip_ll, entropy, torch.zeros(batch), op_probs.expand(batch, n, k).clone(),
+                      skip_probs.expand(batch, n, n).clone())
 
     sample = Controller.sample
     score = Controller.score
@@ -210,7 +267,7 @@ class Reinforce:
             raise ValueError(f"reward_baseline must be one of {', '.join(BASELINES)}, got {reward_baseline!r}")
         self.controller, self.baseline_mode = controller, reward_baseline
         self.entropy_weight, self.baseline_decay, self.skip_weight = entropy_weight, baseline_decay, skip_weight
-        self.baseline = None
+        self.baseline, self.advantages = None, []
         params = list(controller.parameters())
         self.optimizer = torch.optim.Adam(params, lr=lr, betas=betas, eps=eps) if params else None
 
@@ -229,6 +286,7 @@ class Reinforce:
             advantage = reward - self.baseline
             for r in rewards:
                 self.baseline = self.baseline_decay * self.baseline + (1 - self.baseline_decay) * r
+        self.advantages = advantage.tolist()   # per child, for a single step's view
         loss = (-sample.log_prob * advantage + self.skip_weight * sample.skip_penalty).mean()
         if self.optimizer is not None and loss.requires_grad:
             self.optimizer.zero_grad(set_to_none=True)

@@ -1,4 +1,4 @@
-"""Command line: `python -m enas search | sweep | derive | train | show | list` (and more: --help).
+"""Command line: `python -m enas search | steer | sweep | derive | train | show | list` (and more: --help).
 
 Every configuration field is a flag (`--child-lr 0.05`), on top of `--preset` and `--config FILE.json`.
 Runs are written to the same run store the app reads. Errors are one clear line, exit status 2.
@@ -18,6 +18,7 @@ from enas.cli.files import (
     cmd_slides,
     read_arch,
 )
+from enas.cli.steer import add_steer_parser, cmd_steer
 from enas.config import PRESETS, SPECS, Config, ConfigError
 from enas.formats import FORMATS, IDS
 from enas.hardware import resolve_threads, threads_text
@@ -129,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     dl.add_argument("run")
     dl.add_argument("--yes", action="store_true", help="delete without asking for confirmation")
 
+    add_steer_parser(sub)
     sub.add_parser("list", help="list the runs")
     return p
 
@@ -421,7 +423,7 @@ def print_reference_check(result: dict):
 
 
 COMMANDS = {"search": cmd_search, "race": cmd_race, "sweep": cmd_sweep, "show": cmd_show, "record": cmd_record,
-            "export": cmd_export, "slides": cmd_slides, "delete": cmd_delete}
+            "export": cmd_export, "slides": cmd_slides, "delete": cmd_delete, "steer": cmd_steer}
 
 
 def main(argv=None) -> int:

@@ -1,3 +1,3 @@
 """Where a search happens: the search loop (`search`: `Engine`), derive and final training of one child
-(`children`), and pause, resume and stop from other threads (`control`). Imports the core, `data`, `quality`
-and `runs`; never `scale`, `teach`, `cli` or a screen."""
+(`children`), and pause, resume, stop, single steps and steering requests from other threads (`control`).
+Imports the core, `data`, `quality` and `runs`; never `scale`, `teach`, `cli` or a screen."""

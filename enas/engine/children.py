@@ -14,6 +14,7 @@ from collections import Counter
 import torch
 
 from enas.data.device import DeviceData
+from enas.steering import steering_now
 from enas.model import ChildNet, calibrate_bn
 from enas.quality.rankcheck import check_recheck, recheck_top
 from enas.runs.store import StoreError, save_atomic
@@ -69,9 +70,11 @@ class ChildTraining:
         self.restore_for_use()
         if self.store is not None:
             self.store.set_meta(phase="derive")
-        self.set_status("running", f"deriving: scoring {m} sampled children on the validation split")
+        constraints = self.steering.constraints   # derive samples what the steered search may sample
+        under = f" under the constraints in force ({constraints.describe()})" if constraints else ""
+        self.set_status("running", f"deriving: scoring {m} sampled children{under} on the validation split")
         with torch.no_grad():
-            archs = self.sampler.sample(m, generator=stream(self.config.seed, "derive")).archs
+            archs = self.sampler.sample(m, generator=stream(self.config.seed, "derive"), constraints=constraints).archs
         counts = Counter(archs)
         ranking = []
         for k, arch in enumerate(counts):
@@ -85,7 +88,8 @@ class ChildTraining:
             ranking = recheck_top(self, ranking, recheck, recheck_epochs)
         best = self.best = Architecture.parse(ranking[0]["arch"])
         self.emit("derive_result", self.epoch, None, ranking=ranking, best=str(best), recheck=recheck,
-                  recheck_epochs=recheck_epochs if recheck else None)
+                  recheck_epochs=recheck_epochs if recheck else None,
+                  constraints=constraints.to_dict() if constraints else None)
         if self.store is not None:
             self.store.write_text("best.json", best.to_json() + "\n")
             self.store.write_text("best.txt", str(best) + "\n")
@@ -123,6 +127,7 @@ class ChildTraining:
             state = self.store.load_checkpoint()
             if state is not None:
                 self.load_state_dict(state)
+            self.set_steering(steering_now(self.store, self.config))   # the changes after the checkpoint too
 
     # --- final training --------------------------------------------------------------------------
     def train_final(self, arch: Architecture | None = None, mode: str | None = None, epochs: int | None = None) -> dict:

@@ -3,7 +3,10 @@
 
 `Engine` runs the three phases of one run (`search`, `derive`, `train_final`) synchronously, reporting every
 step as an event (a dict with `kind`, `epoch`, `step` and metrics) to its run store and to any listeners.
-Another thread steers it through `Control` (pause, resume, stop), honoured between two training steps.
+Another thread steers it through `Control` (pause, resume, stop, one step, steering requests), another process
+through the run's steering inbox (`steering.Inbox`), honoured between two training steps: every change of the
+constraints or settings in force (`steering.Steering`) is a `steer` event and part of the checkpoint, and a
+resumed search replays the changes made after its checkpoint at the steps where they were made.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from enas.data.device import DeviceData
 from enas.data.load import load_dataset
 from enas.engine.children import FORMAT, ChildTraining, Diverged, cosine_lr
 from enas.engine.control import Control, Stopped
+from enas.steering import Inbox, Steering, SteerError, steering_now
 from enas.hardware import apply_threads, resolve_device, slow_precision
 from enas.model import Supergraph
 from enas.quality.health import HealthCheck, policy_moved
@@ -84,6 +88,9 @@ class Engine(ChildTraining):
         self.step = 0    # child training steps so far
         self.ctrl_step = 0
         self.best = None  # the derived architecture
+        self.steering = Steering.of(c)   # the constraints and steerable settings in force
+        self.inbox = Inbox(store.path) if store is not None else None
+        self._schedule, self._inbox_read = [], 0.0   # steer events to replay after a restore; last inbox read
         self.log_every = 1 if self.device.type == "cpu" else 20  # steps between host syncs
         self.amp_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[c.precision]
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=c.precision == "fp16")
@@ -127,18 +134,20 @@ class Engine(ChildTraining):
             self.store.set_status(status, message, **extra)
         self.emit("status", status=status, message=message, **extra)
 
-    def wait(self):
-        """Between two steps: return at once when running, block while paused, raise Stopped on a stop."""
+    def wait(self, step_point: bool = False) -> bool:
+        """Between two steps: apply steering, return at once when running, block while paused, raise Stopped on a
+        stop. Before a search step (`step_point`), True when it is a single step asked for while paused."""
         hb = self.store.commit if self.store is not None else None
-        self.control.wait(on_pause=lambda: self.set_status("paused", "paused by the user"),
-                          on_resume=lambda: self.set_status("running"), heartbeat=hb)
+        return self.control.wait(on_pause=lambda: self.set_status("paused", "paused by the user"),
+                                 on_resume=lambda: self.set_status("running"), heartbeat=hb,
+                                 poll=self.poll_steering, step_point=step_point)
 
     def _pause_for(self, message: str):
         """Pause on a problem: tell the user why, then wait for resume (or stop)."""
         self.emit("alert", self.epoch, self.step, level="error", message=message)
         self.control.pause()
         self.set_status("paused", message)
-        self.control.wait(on_resume=lambda: self.set_status("running"),
+        self.control.wait(on_resume=lambda: self.set_status("running"), poll=self.poll_steering,
                           heartbeat=self.store.commit if self.store is not None else None)
 
     def autocast(self):
@@ -146,13 +155,72 @@ class Engine(ChildTraining):
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.amp_dtype)
 
+    # --- steering --------------------------------------------------------------------------------
+    def steer(self, request: dict, who: str = "api", rid: str | None = None) -> list:
+        """Apply a steering request now (between two steps); returns the changes, or raises SteerError."""
+        steering, changes = self.steering.change(request, self.config)
+        if changes:
+            self.set_steering(steering)
+            extra = {"policy": self.sampler.policy(256, generator=stream(self.config.seed, f"steer-{self.step}"),
+                                                   constraints=steering.constraints)} if self.sampler.trainable else {}
+            self.emit("steer", self.epoch, self.step, ctrl_step=self.ctrl_step, who=who, request=rid,
+                      changes=changes, state=steering.to_dict(), **extra)
+            if self.store is not None:   # at once: a resume after a kill replays it where it was made
+                self.store.commit()
+        return changes
+
+    def set_steering(self, steering: Steering):
+        """Put `steering` in force: the controller's rate, entropy weight, temperature and tanh constant now; the
+        rest where they are read (child sampling, rate scale, controller steps, the samplers' constraints)."""
+        self.steering, v = steering, steering.values
+        if self.health is not None:
+            self.health.steer(steering.constraints, self.config.nodes, self.config.ops)
+        self.reinforce.entropy_weight = v["entropy_weight"]
+        if self.sampler.trainable:
+            self.sampler.temperature, self.sampler.tanh_constant = v["temperature"], v["tanh_constant"]
+            for g in self.reinforce.optimizer.param_groups:
+                g["lr"] = v["controller_lr"]
+
+    def poll_steering(self):
+        """Between two steps: replay the changes a restored run had made here, then apply waiting requests (this
+        process's `Control`, and the inbox of other processes, read at most twice a second)."""
+        here = (self.step, self.ctrl_step)
+        while self._schedule and (self._schedule[0]["step"], self._schedule[0]["ctrl_step"]) <= here:
+            self.set_steering(Steering.from_dict(self._schedule.pop(0)["state"], self.config))
+        waiting = []
+        while self.control.requests:
+            request, who = self.control.requests.popleft()
+            waiting.append({"request": request, "who": who, "id": None})
+        if self.inbox is not None and time.monotonic() - self._inbox_read > 0.5:
+            self._inbox_read = time.monotonic()
+            waiting += self.inbox.take()
+        for item in waiting:
+            request = dict(item["request"])
+            control = request.pop("control", None)
+            try:
+                if item.get("error"):
+                    raise SteerError(item["error"])
+                if control not in (None, "pause", "resume", "step"):
+                    raise SteerError(f"control {control!r}: use pause, resume or step")
+                if request:
+                    self.steer(request, item["who"], item["id"])
+                if control:
+                    getattr(self.control, control)()
+            except SteerError as e:
+                self.emit("steer_refused", self.epoch, self.step, who=item["who"], request=item["id"], message=str(e))
+            if "file" in item:   # its sender waits for the file to go, then reads the events: commit them first
+                if self.store is not None:
+                    self.store.commit()
+                Inbox.done(item)
+
     # --- state -----------------------------------------------------------------------------------
     def state_dict(self) -> dict:
         return {"format": FORMAT, "kind": "checkpoint", "config": self.config.to_dict(), "epoch": self.epoch,
                 "step": self.step, "ctrl_step": self.ctrl_step, "supergraph": self.supergraph.state_dict(),
                 "child_opt": self.child_opt.state_dict(), "sampler": self.sampler.state_dict(),
                 "reinforce": self.reinforce.state_dict(), "scaler": self.scaler.state_dict(),
-                "data_gen": self.data_gen.get_state(), "ctrl_gen": self.ctrl_gen.get_state()}
+                "data_gen": self.data_gen.get_state(), "ctrl_gen": self.ctrl_gen.get_state(),
+                "steering": self.steering.to_dict()}
 
     def load_state_dict(self, s: dict):
         self.epoch, self.step, self.ctrl_step = s["epoch"], s["step"], s["ctrl_step"]
@@ -163,14 +231,18 @@ class Engine(ChildTraining):
         self.scaler.load_state_dict(s["scaler"])
         self.data_gen.set_state(s["data_gen"])
         self.ctrl_gen.set_state(s["ctrl_gen"])
+        self.set_steering(Steering.from_dict(s["steering"], self.config) if "steering" in s else Steering.of(self.config))
 
     def restore(self) -> int:
         """Load the newest checkpoint of the store and drop the search events written after it; returns its epoch."""
         state = self.store.load_checkpoint() if self.store is not None else None
         if state is not None:
             self.load_state_dict(state)
+        else:
+            self.set_steering(Steering.of(self.config))
         if self.store is not None:
             self.store.delete_events(SEARCH_EVENTS, self.epoch)
+            self._schedule = [e for e in self.store.events("steer") if e["epoch"] >= self.epoch]
             if self.health is not None:  # a resumed search does not repeat a warning it gave
                 self.health.warned |= {e["check"] for e in self.store.events("alert") if "check" in e}
         return self.epoch
@@ -218,8 +290,12 @@ class Engine(ChildTraining):
         val_acc = self.train_controller(e) if self.controller_epochs(e + 1) > self.controller_epochs(e) else None
         random_acc = self.random_reference(e) if val_acc is not None and self.health else None
         warnings = self.health.update_epoch(val_acc, random_acc) if random_acc is not None else []
-        policy = self.sampler.policy(256, generator=stream(c.seed, f"policy-{e}"))
-        policy["moved"] = policy_moved(policy["op_probs"], self.start_policy)
+        constraints = self.steering.constraints
+        policy = self.sampler.policy(256, generator=stream(c.seed, f"policy-{e}"), constraints=constraints)
+        own = self.sampler.policy(256, generator=stream(c.seed, f"policy-{e}")) if constraints else policy
+        policy["moved"] = policy_moved(own["op_probs"], self.start_policy)   # the controller's own, unconstrained
+        if constraints:
+            policy["constraints"] = constraints.to_dict()
         self.emit("policy", e, self.step, **policy)
         if self.health:
             warnings += self.health.update_policy(policy["moved"], self.controller_epochs(e + 1))
@@ -251,15 +327,20 @@ class Engine(ChildTraining):
         for i, (x, y) in enumerate(self.train_data.epoch(c.batch_size, self.data_gen)):
             if i >= lr_steps:
                 break
-            self.wait()
-            if arch is None or c.sampling == "per-batch" or warmup:
+            stepped = self.wait(step_point=True)
+            steering = self.steering.values
+            if arch is None or steering["sampling"] == "per-batch" or warmup or not self.steering.constraints.admits(arch):
                 with torch.no_grad():
-                    arch = sampler.sample(1, generator=self.ctrl_gen).archs[0]
-            lr = cosine_lr(epoch + i / lr_steps, c.epochs, c.child_lr, c.child_lr_min, c.lr_restart_epochs,
-                           c.lr_restart_mult, c.lr_tmax_epochs)
+                    arch = sampler.sample(1, generator=self.ctrl_gen, constraints=self.steering.constraints).archs[0]
+            lr = steering["child_lr_scale"] * cosine_lr(epoch + i / lr_steps, c.epochs, c.child_lr, c.child_lr_min,
+                                                        c.lr_restart_epochs, c.lr_restart_mult, c.lr_tmax_epochs)
             for g in self.child_opt.param_groups:
                 g["lr"] = lr
+            before = {n: p.detach().clone() for n, p in self.supergraph.named_parameters()} if stepped else None
             loss, acc = self.child_step(x, y, arch)
+            if stepped:
+                self.emit("step_detail", epoch, self.step + 1, what="child", arch=str(arch), loss=loss.item(),
+                          acc=acc.item(), lr=lr, moved=weights_moved(before, self.supergraph))
             sums += torch.stack((loss, acc))
             pending += 1
             images += len(y)
@@ -328,20 +409,34 @@ class Engine(ChildTraining):
         """The controller's steps of one epoch; returns the mean validation-minibatch accuracy of its samples."""
         c = self.config
         accs = []
-        for _ in range(c.controller_steps):
-            self.wait()
-            sample = self.sampler.sample(c.controller_children, generator=self.ctrl_gen)
+        while len(accs) < self.steering.values["controller_steps"]:   # steerable: read before every step
+            stepped = self.wait(step_point=True)
+            constraints = self.steering.constraints
+            sample = self.sampler.sample(c.controller_children, generator=self.ctrl_gen, constraints=constraints)
             acc = self.rewards(sample.archs)
+            policy_gen = stream(c.seed, f"step-detail-{self.ctrl_step}")   # its own stream: a step changes nothing
+            before = self.sampler.policy(256, generator=policy_gen, constraints=constraints) if stepped else None
             metrics = self.reinforce.step(sample, acc)
             self.ctrl_step += 1
             self.emit("controller_step", epoch, self.step, ctrl_step=self.ctrl_step, **metrics)
+            if stepped:
+                policy_gen = stream(c.seed, f"step-detail-{self.ctrl_step - 1}")
+                after = self.sampler.policy(256, generator=policy_gen, constraints=constraints)
+                rewards = (acc + self.reinforce.entropy_weight * sample.entropy.detach()).tolist()
+                self.emit("step_detail", epoch, self.step, what="controller", ctrl_step=self.ctrl_step,
+                          archs=[str(a) for a in sample.archs], accuracy=acc.tolist(), reward=rewards,
+                          advantage=self.reinforce.advantages,
+                          baseline=[r - a for r, a in zip(rewards, self.reinforce.advantages)],
+                          baseline_after=self.reinforce.baseline, op_probs_before=before["op_probs"],
+                          op_probs_after=after["op_probs"], skip_probs_before=before["skip_probs"],
+                          skip_probs_after=after["skip_probs"])
             for warning in self.health.update(metrics["entropy"], sample.archs) if self.health else ():
                 self.emit("alert", epoch, self.step, level="warning", message=warning["message"],
                           check=warning["code"])
             ent = sample.entropy.detach()
             for arch, a, h in zip(sample.archs, acc.tolist(), ent.tolist()):
                 self.emit("sample", epoch, self.step, ctrl_step=self.ctrl_step, arch=str(arch), accuracy=a,
-                          reward=a + c.entropy_weight * h)
+                          reward=a + self.reinforce.entropy_weight * h)
             accs.append(acc.mean().item())
         return sum(accs) / len(accs) if accs else None
 
@@ -352,10 +447,23 @@ class Engine(ChildTraining):
         `reward_batch` shared, each group of `controller_children` on one minibatch."""
         c = self.config
         gen = stream(c.seed, f"random-reference-{epoch}")
-        n = min(c.controller_steps * c.controller_children, 64)
-        archs = RandomSampler(c.nodes, c.ops).sample(n, generator=gen).archs
+        n = min(self.steering.values["controller_steps"] * c.controller_children, 64)
+        archs = RandomSampler(c.nodes, c.ops).sample(n, generator=gen, constraints=self.steering.constraints).archs
         group = c.controller_children if c.reward_batch == "shared" else n
         return torch.cat([self.rewards(archs[i:i + group], gen) for i in range(0, n, group)]).mean().item()
+
+
+def weights_moved(before: dict, supergraph) -> dict:
+    """How much one step moved each part of the supergraph: {part: relative change ||w' - w|| / ||w||} for the
+    parts that moved (`node 2 conv3x3`, `node 2 BN`, `stem`, `tail`, `classifier`)."""
+    change, size = {}, {}
+    for name, p in supergraph.named_parameters():
+        words = name.split(".")
+        part = (f"node {words[1]} {words[2]}" if words[0] in ("convs", "branches") else
+                f"node {words[1]} BN" if words[0] == "bns" else words[0])
+        change[part] = change.get(part, 0.0) + (p.detach() - before[name]).float().pow(2).sum().item()
+        size[part] = size.get(part, 0.0) + before[name].float().pow(2).sum().item()
+    return {part: math.sqrt(change[part] / max(size[part], 1e-30)) for part in change if change[part] > 0}
 
 
 def load_data(config: Config):

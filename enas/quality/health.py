@@ -50,6 +50,13 @@ class HealthCheck:
         self.random_epochs, self.not_ahead = random_epochs, 0
         self.still_epochs, self.still_move = still_epochs, still_move
         self.warned = set()
+        self.steered, self.fixed = False, set()   # constraints in force; nodes they leave a single op
+
+    def steer(self, constraints, nodes: int, ops):
+        """A steered run (`enas.constraints.Constraints`): a node left one op is no collapse, and the restricted
+        policy's entropy is not compared with the unrestricted start's."""
+        self.steered = bool(constraints)
+        self.fixed = {n for n in range(nodes) if len(constraints.allowed(n, ops)) == 1}
 
     @classmethod
     def of(cls, config) -> HealthCheck:
@@ -108,12 +115,13 @@ class HealthCheck:
             self.first_entropy = entropy
         self.recent.extend(a if isinstance(a, Architecture) else Architecture.parse(a) for a in archs)
         low = entropy < self.entropy_fraction * self.first_entropy
-        found = {"entropy": (low, f"controller entropy {entropy:.2f} is {'below' if low else 'at or above'} "
-                                  f"{self.entropy_fraction:g} of its starting value {self.first_entropy:.2f}"
-                                  + (": the policy has nearly stopped exploring" if low else ""))}
+        found = {} if self.steered else {
+            "entropy": (low, f"controller entropy {entropy:.2f} is {'below' if low else 'at or above'} "
+                             f"{self.entropy_fraction:g} of its starting value {self.first_entropy:.2f}"
+                             + (": the policy has nearly stopped exploring" if low else ""))}
         if len(self.recent) == self.recent.maxlen:
             n_recent = len(self.recent)
-            for node in range(self.recent[0].nodes):
+            for node in set(range(self.recent[0].nodes)) - self.fixed:
                 op, n = Counter(a.ops[node] for a in self.recent).most_common(1)[0]
                 over = n > self.op_share * n_recent
                 found[f"op-{node}"] = (over, f"node {node}: {op} in {n} of the last {n_recent} samples " + (

@@ -18,6 +18,8 @@ import math
 import threading
 import time
 
+from enas.steering import changes_label
+from enas.constraints import Constraints
 from enas.quality.health import HealthCheck, policy_moved
 
 CAP = 2000            # points per series, samples in the history
@@ -99,6 +101,10 @@ class LiveRun:
         self._health: dict = {}              # check code -> its state (see `health`), once it has held
         self.rankchecks = 0                  # rank checks finished
         self._search_epoch = 0               # the newest search event's epoch (0-based)
+        self._steers: list = []              # interventions: steer events, with where they land on each chart
+        self.steering = None                 # the newest steer event's state (None: the config's, unsteered)
+        self.step_detail = None              # the newest single step's detail (a paused run stepped once)
+        self.refused = None                  # the newest refused steering request
         self.status, self.message, self.error, self.traceback = "starting", "", None, None
         self.phase = None
         self.version = 0                     # events seen; views redraw when it changes
@@ -192,6 +198,12 @@ class LiveRun:
                 self._step[2].append(ev["arch"])
         elif kind == "policy":
             self._policy(ev)
+        elif kind == "steer":
+            self._steer(ev)
+        elif kind == "steer_refused":
+            self.refused = {k: ev.get(k) for k in ("who", "message", "t")}
+        elif kind == "step_detail":
+            self.step_detail = {k: v for k, v in ev.items() if k not in ("id", "kind")}
         elif kind == "epoch":
             now.update(epoch=ev["epoch"] + 1, progress=0.0, epochs=ev.get("epochs", now["epochs"]))
             if self._check is not None and ev.get("val_acc") is not None and ev.get("random_val_acc") is not None:
@@ -243,6 +255,20 @@ class LiveRun:
         elif self._check is None:
             self._held({code: (True, ev.get("message", ""))}, at)
 
+    def _steer(self, ev: dict):
+        """An intervention: where it lands on the step, controller-step, epoch and sample axes, and its label."""
+        now = self._now
+        label = changes_label(ev.get("changes", []))
+        self._steers.append({"step": ev.get("step"), "ctrl_step": ev.get("ctrl_step"),
+                             "epoch": ev.get("epoch"), "epoch_x": (ev.get("epoch") or 0) + now["progress"]
+                             if self.phase in (None, "search") else ev.get("epoch"),
+                             "sample": self._history.seen, "who": ev.get("who"), "label": label,
+                             "changes": ev.get("changes", []), "t": ev.get("t")})
+        self.steering = ev.get("state")
+        if self._check is not None and self.config is not None and self.steering:   # as the engine's does
+            self._check.steer(Constraints.from_dict(self.steering["constraints"]), self.config.nodes,
+                              self.config.ops)
+
     def _policy(self, ev: dict):
         """Keep a policy snapshot with its `moved`; check it as the engine does."""
         moved = ev.get("moved")
@@ -251,7 +277,8 @@ class LiveRun:
             self._first_op_probs = self._first_op_probs or ev["op_probs"]
             moved = policy_moved(ev["op_probs"], self._first_op_probs)
         self._policies.add({"epoch": ev["epoch"], "ops": ev["ops"], "op_probs": ev["op_probs"],
-                            "skip_probs": ev["skip_probs"], "moved": moved, "from_first": from_first})
+                            "skip_probs": ev["skip_probs"], "moved": moved, "from_first": from_first,
+                            "constraints": ev.get("constraints")})
         if self._check is not None:
             self._held(self._check.policy_conditions(moved, self._ctrl_epochs), f"search epoch {ev['epoch'] + 1}")
 
@@ -388,6 +415,12 @@ class LiveRun:
         the first policy, not the untrained controller's)."""
         with self._lock:
             return list(self._policies.list())
+
+    def interventions(self) -> list:
+        """Every steering change, oldest first: step, ctrl_step, epoch (completed epochs when it was made), epoch_x
+        (where it falls on an epoch axis), sample (samples before it), who, label, changes."""
+        with self._lock:
+            return [dict(s) for s in self._steers]
 
     def alerts(self) -> list:
         """The engine's alerts other than health warnings: level, message, t and `at` (the moment it describes)."""

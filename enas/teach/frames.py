@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from enas.space import Architecture
+from enas.steering import changes_label
 
 CHUNK = 20_000      # sample events read at a time (an enas-paper run records 310,000)
 MAX_FPS = 50.0      # GIF frame delays below 20 ms are not honoured by viewers
@@ -26,6 +27,7 @@ class Frame:
     source: str         # what `arch` is, for its label
     reward: float | None
     policy: dict | None
+    steered: str = ""   # the steering changes made during this epoch (`enas.steering`), if any
 
 
 def last_samples(store) -> dict:
@@ -48,6 +50,9 @@ def frames(store, every: int = 1) -> list:
     if not epochs:
         raise SlidesError(f"run {store.name!r} has no finished epoch yet: slides need at least one")
     policies = {ev["epoch"]: ev for ev in store.events("policy")}
+    steered = {}
+    for ev in store.events("steer"):
+        steered.setdefault(ev["epoch"], []).append(changes_label(ev["changes"]))
     samples = last_samples(store)
     total = store.config().epochs
     out, arch, sampled_in = [], None, None
@@ -64,7 +69,8 @@ def frames(store, every: int = 1) -> list:
             source = "the policy's most likely architecture (nothing sampled yet)"
         else:
             continue
-        out.append(Frame(e + 1, max(total, e + 1), text, source, epochs[e].get("val_acc"), pol))
+        out.append(Frame(e + 1, max(total, e + 1), text, source, epochs[e].get("val_acc"), pol,
+                         "; ".join(steered.get(e, []))))
     if not out:
         raise SlidesError(f"run {store.name!r} has no sampled architecture or policy yet")
     kept = out[::every]
@@ -81,6 +87,10 @@ def reward_text(frame: Frame) -> str:
     if frame.reward is None:
         return "validation reward: none (the controller was not trained this epoch)"
     return f"validation reward {frame.reward:.3f} (mean accuracy of this epoch's samples on validation minibatches)"
+
+
+def steered_text(frame: Frame) -> str:
+    return f"steered in this epoch: {frame.steered}" if frame.steered else ""
 
 
 def ramp(p: float, hi: tuple) -> tuple:

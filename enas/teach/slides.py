@@ -24,6 +24,7 @@ from enas.teach.frames import (
     frames,
     ramp,
     reward_text,
+    steered_text,
 )
 
 
@@ -59,7 +60,9 @@ def policy_tables(policy: dict | None) -> str:
 
 def frame_html(frame: Frame, ops) -> str:
     arch = Architecture.parse(frame.arch)
+    steered = f'<p class="steered">{html.escape(steered_text(frame))}</p>' if frame.steered else ""
     return (f'<h2>Epoch {frame.epoch} / {frame.epochs}</h2><p class="reward">{html.escape(reward_text(frame))}</p>'
+            f"{steered}"
             f'<p>Architecture ({html.escape(frame.source)}): <code class="arch">{html.escape(frame.arch)}</code></p>'
             f'{chain_svg(arch, ops=ops)}<div class="policy">{policy_tables(frame.policy)}</div>')
 
@@ -96,6 +99,7 @@ body { font-family: Helvetica, Arial, sans-serif; margin: 24px; color: #252525; 
 h1 { font-size: 26px; margin: 0 0 8px; } h2 { font-size: 24px; margin: 12px 0 4px; }
 #controls { display: flex; gap: 12px; align-items: center; font-size: 16px; }
 #pos { flex: 1; } button, select { font-size: 16px; }
+p.steered { color: #b35806; font-weight: bold; }
 code.arch { font-size: 18px; background: #f0f0f0; padding: 2px 6px; }
 .policy { display: flex; gap: 32px; flex-wrap: wrap; align-items: flex-start; }
 table.heat { border-collapse: collapse; font-size: 15px; }

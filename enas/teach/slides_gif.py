@@ -11,10 +11,11 @@ from PIL import Image, ImageDraw, ImageFont
 
 from enas.space import Architecture
 from enas.teach.draw import END_COLOR, FONT_COLORS, OP_COLORS, SKIP_COLOR
-from enas.teach.frames import OP_HEAT, SKIP_HEAT, Frame, check_fps, ramp, reward_text
+from enas.teach.frames import OP_HEAT, SKIP_HEAT, Frame, check_fps, ramp, reward_text, steered_text
 
 W, H, M = 1280, 720, 40                 # frame size and margin, pixels
 INK, GREY, EDGE = (37, 37, 37), (115, 115, 115), (82, 82, 82)
+STEERED = (179, 88, 6)   # a frame's steering changes, in orange (the HTML slides' colour too)
 HOLD = 3                                # the last frame stays this many frame times
 
 
@@ -124,6 +125,9 @@ def render(frame: Frame, name: str) -> Image.Image:
     d.rectangle((M, 102, M + (W - 2 * M) * frame.epoch / frame.epochs, 108), fill=GREY)
     caption = f"Architecture: {frame.source}"
     d.text((M, 122), caption, font=_fit(d, caption, W - 2 * M, 20), fill=GREY)
+    if frame.steered:   # the interventions of this epoch, in the steering colour
+        d.text((W - M, 122), steered_text(frame), font=_fit(d, steered_text(frame), (W - 2 * M) // 2, 20),
+               fill=STEERED, anchor="ra")
     draw_chain(d, Architecture.parse(frame.arch), 150, 338)
     d.text((W / 2, 362), frame.arch, font=_fit(d, frame.arch, W - 2 * M, 26, "Mono"), fill=INK, anchor="mm")
     d.line((M, 392, W - M, 392), fill=(217, 217, 217), width=1)
