@@ -137,7 +137,7 @@ def test_the_app_walks_through_every_step_with_no_run(tmp_path, monkeypatch):
         assert shows(k), k
     assert at.button(key="lesson_next").disabled
     titles = [c.proto.spec for c in at.get("plotly_chart")]
-    assert any("Op probabilities at node 0, before and after" in t for t in titles)
+    assert any("Node 0's op probabilities, before and after" in t for t in titles)
     at.radio(key="lesson_node").set_value(2).run()
     assert any("along child" in c.value for c in at.caption)
     at.button(key="lesson_back").click().run()
