@@ -1,14 +1,18 @@
 """A run's record as one compact file, and the read-only run made back from it (the CIFAR-10 demo in assets/).
 
 `save` writes the run's meta (config, status, best, result) and every event as gzipped JSON, with a folder
-dataset's path made portable (`portable_dataset`: relative to the project folder, or to `~`); `materialize`
-re-creates a run folder from it (run.db only: no checkpoints, so nothing can be trained from it) under a
-cache folder keyed by the file's sha256, so every session and every app process shares one copy.
+dataset's path made portable (`portable_dataset`: relative to the project folder, or to `~`), and the final
+child's weights when the run has them (`final`: final.json and final.pt, base64, with its sha256; a recording
+without them, as the older ones, loads all the same); `materialize` re-creates a run folder from it (run.db, and
+final.pt and final.json when carried: no checkpoints, so nothing can be trained from it) under a cache folder
+keyed by the file's sha256, so every session and every app process shares one copy.
 
     python -m enas record RUN assets/cifar10-demo.json.gz       # how the demo was made (see assets/README.md)
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import gzip
 import hashlib
 import json
@@ -50,7 +54,8 @@ def portable_dataset(dataset, project=PROJECT, home=None):
 
 
 def save(store: RunStore, path, note: str = "") -> dict:
-    """Write `store`'s meta and events to `path` (gzipped JSON, written atomically); returns a summary."""
+    """Write `store`'s meta, events and final weights (those of its result's architecture, if it has them) to `path`
+    (gzipped JSON, written atomically); returns a summary: {events, weights (bytes of final.pt, 0: none), bytes}."""
     meta = {k: v for k, v in store.meta().items() if k not in LOCAL}
     if isinstance(meta.get("config"), dict) and "dataset" in meta["config"]:
         meta["config"] = {**meta["config"], "dataset": portable_dataset(meta["config"]["dataset"])}
@@ -61,14 +66,49 @@ def save(store: RunStore, path, note: str = "") -> dict:
     events = [[ev["kind"], ev["epoch"], ev["step"], round(ev["t"], 2),
                {k: v for k, v in ev.items() if k not in ("id", "kind", "epoch", "step", "t")}]
               for ev in store.events()]
-    body = json.dumps({"format": FORMAT, "meta": meta, "events": events}, separators=(",", ":"))
+    rec = {"format": FORMAT, "meta": meta, "events": events}
+    final = final_weights(store.path)
+    if final is not None and final["result"].get("arch") == (meta.get("result") or {}).get("arch"):
+        rec["final"] = final
+    body = json.dumps(rec, separators=(",", ":"))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     with gzip.open(tmp, "wt", encoding="utf-8", compresslevel=9) as f:
         f.write(body)
     os.replace(tmp, path)
-    return {"events": len(events), "bytes": path.stat().st_size}
+    return {"events": len(events), "weights": len(base64.b64decode(final["pt"])) if "final" in rec else 0,
+            "bytes": path.stat().st_size}
+
+
+def final_weights(folder) -> dict | None:
+    """The trained child of the run folder `folder` as a recording carries it: {result: final.json, sha256, pt:
+    final.pt's bytes in base64}, or None when the folder has no final.pt and final.json."""
+    folder = Path(folder)
+    try:
+        result = json.loads((folder / "final.json").read_text())
+        data = (folder / "final.pt").read_bytes()
+    except (OSError, ValueError):
+        return None
+    if not isinstance(result, dict):
+        return None
+    return {"result": result, "sha256": hashlib.sha256(data).hexdigest(), "pt": base64.b64encode(data).decode()}
+
+
+def weights_bytes(rec: dict, path) -> bytes | None:
+    """The bytes of final.pt that the recording `rec` (read from `path`) carries, checked against their sha256;
+    None when it carries none."""
+    final = rec.get("final")
+    if final is None:
+        return None
+    try:
+        data = base64.b64decode(final["pt"], validate=True)
+        ok = isinstance(final["result"], dict) and hashlib.sha256(data).hexdigest() == final["sha256"]
+    except (TypeError, KeyError, binascii.Error):
+        ok = False
+    if not ok:
+        raise RecordingError(f"{path}: the final weights it carries are damaged (not the bytes their sha256 names)")
+    return data
 
 
 def load(path) -> dict:
@@ -108,6 +148,10 @@ def materialize(path, name: str = DEMO_NAME, cache=None) -> Path:
         store.set_meta(**rec["meta"])
         store.add_events(rec["events"])
         store.close()
+        weights = weights_bytes(rec, path)
+        if weights is not None:
+            (work / name / "final.pt").write_bytes(weights)
+            (work / name / "final.json").write_text(json.dumps(rec["final"]["result"], indent=1) + "\n")
         try:
             os.replace(work, runs_dir)        # another process may have built it meanwhile: theirs is the same
         except OSError:
