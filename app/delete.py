@@ -5,12 +5,19 @@ import streamlit as st
 
 from enas.runs.store import StoreError
 
+from . import access
+
 
 def delete_button(registry, name: str, where=None, key: str = "delete"):
     """'Delete run' in `where` (a column; default: here); once clicked, 'Confirm delete' and 'Cancel' below.
     After the deletion a notice names the deleted run, the page reruns and the run has left the picker; a refusal
-    (the run started meanwhile) becomes the message above the run."""
+    (the run started meanwhile) becomes the message above the run. A session that may not delete it (`access`)
+    sees why instead."""
     ss = st.session_state
+    refused = access.control_refusal(registry, name)
+    if refused:
+        (where or st).caption(refused)
+        return
     if ss.get("delete_pending") != name:
         (where or st).button("Delete run", key=f"{key}_run", icon=":material/delete:", width="stretch",
                              on_click=_ask, args=(name,),

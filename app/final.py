@@ -12,7 +12,7 @@ from enas.formats import parse_any
 from enas.space import MAX_STRING, Architecture, ArchitectureError
 from enas.teach import draw
 
-from . import arch_io, charts, quality, teach
+from . import access, arch_io, charts, quality, teach, tryit
 from .history import CLASSES
 from .widgets import act, field, picture, plot
 
@@ -22,6 +22,7 @@ def final_view(registry, entry, ticking: bool):
     teach.explain("derive", "What are derive and final training?")
     busy = entry.running_here or entry.follow or live.status == "starting"
     has_ckpt = bool(entry.store.checkpoints())
+    refused = access.work_refusal(registry, entry.name)
     if entry.read_only:
         st.caption("A recorded run: its derive and final training are shown as they happened; start a run of "
                    "your own to derive or train.")
@@ -29,6 +30,8 @@ def final_view(registry, entry, ticking: bool):
         st.caption("Derive and final training can start when this run is not running.")
     elif not has_ckpt:
         st.caption("Derive and final training need a checkpoint: finish at least one search epoch first.")
+    elif refused:
+        st.caption(refused)
     else:
         d1, d2 = st.columns([1, 1])
         with d1:
@@ -48,7 +51,7 @@ def final_view(registry, entry, ticking: bool):
                                                      format="%.4f"),
             "recheck_acc": st.column_config.NumberColumn("re-checked: val. acc. after training from scratch",
                                                          format="%.4f")})
-    quality.rank_view(registry, entry, ticking, not busy and has_ckpt)
+    quality.rank_view(registry, entry, ticking, not busy and has_ckpt and not refused)
     final_charts(live, entry.name, ticking)
     result_view(entry)
 
@@ -219,6 +222,7 @@ def result_view(entry):
                                 "application/octet-stream", key="dl_pt",
                                 help=f"the weights of {arch} after final training ({trained})")
     arch_io.downloads(arch, "dl_child", config=entry.config, classes=entry.store.meta().get("classes", CLASSES))
+    tryit.tryit_view(entry)
 
 
 def weights_of(path) -> str | None:

@@ -76,6 +76,7 @@ class Registry:
         self._entries: collections.OrderedDict = collections.OrderedDict()
         self.recorded: dict = {}         # name -> runs folder of a read-only run rebuilt from a recording
         self._executors: dict = {}       # Ray cluster address -> its RayExecutor
+        self._owners: dict = {}          # run name -> the owner token of the browser session that started it
 
     def add_recording(self, name: str, runs_dir) -> None:
         """Offer the read-only run `name` of `runs_dir` (see enas.runs.recording.materialize) beside this folder's."""
@@ -83,10 +84,12 @@ class Registry:
             self.recorded[name] = Path(runs_dir)
 
     # --- starting work ---------------------------------------------------------------------------
-    def start(self, config: Config, name: str | None = None, phases=("search",), ray: str | None = None) -> str:
+    def start(self, config: Config, name: str | None = None, phases=("search",), ray: str | None = None,
+              owner: str | None = None) -> str:
         """Create a run and start searching it in a background thread, or as an actor on the Ray cluster at
-        `ray`; returns its name. A dataset that cannot be loaded (`check_dataset`) raises DataError and creates
-        no run, and so does a cluster that cannot be used (ExecutorError). Threads auto becomes a number here,
+        `ray`, recorded as `owner`'s (`app.access.me`; None: the teacher's); returns its name. A dataset that
+        cannot be loaded (`check_dataset`) raises DataError and creates no run, and so does a cluster that cannot
+        be used (ExecutorError). Threads auto becomes a number here,
         stored with the run (the CLI does the same: one seed, one result)."""
         check_dataset(config)
         executor = self._ray(ray)
@@ -98,6 +101,8 @@ class Registry:
         entry = Entry(store.name, store, LiveRun(config))
         with self._lock:
             self._entries[entry.name] = entry
+            if owner is not None:
+                self._owners[entry.name] = owner
             if executor is not None:
                 self._follow_job(entry, executor.start(store, phases))
             else:
@@ -224,6 +229,7 @@ class Registry:
             if entry is not None:
                 self._entries.pop(name).store.close()
             delete_run(self.runs_dir, name)
+            self._owners.pop(name, None)
 
     def _control(self, name: str):
         entry = self._entries.get(name)
@@ -267,6 +273,17 @@ class Registry:
         idle = [n for n, e in self._entries.items() if not (e.running_here or e.follow)]
         for name in idle[: max(len(idle) - OPENED_CAP, 0)]:
             self._entries.pop(name).store.close()
+
+    def owner(self, name: str) -> str | None:
+        """The owner token of the session that started run `name` here, or None (the teacher's, or from disk)."""
+        with self._lock:
+            return self._owners.get(name)
+
+    def working(self, owner: str) -> list:
+        """Names of `owner`'s runs that are working now: run by this process, or followed while another runs them."""
+        with self._lock:
+            return [n for n, o in self._owners.items() if o == owner and n in self._entries
+                    and (self._entries[n].running_here or self._entries[n].follow)]
 
     def active(self) -> list:
         """Names of the runs this process is running, newest first."""

@@ -14,7 +14,7 @@ from enas.hardware import auto_threads, threads_text, usable_cpus
 from enas.runs.store import StoreError, check_name
 from enas.space import space_size
 
-from . import teach, urlstate
+from . import access, teach, urlstate
 
 TOP = ("nodes", "ops", "channels", "epochs", "batch_size", "sampling", "controller")
 GROUPS = (("child", "Child training"), ("controller", "Controller"), ("final", "Derive and final training"),
@@ -102,8 +102,13 @@ def _field(name: str, values: dict, holes: dict):
 
 
 def render(registry):
-    """Draw the form; on Start, start the run(s) and make the newest the one on view."""
+    """The role panel (`access.panel`); then, unless this session only watches, the form; on Start, start the
+    run(s) and make the newest the one on view."""
     ss = st.session_state
+    access.panel(st.get_option("server.address"))
+    if access.role() == "viewer":   # no form: nothing to start, and no folder of the server's to probe
+        st.sidebar.caption(access.VIEWER_START)
+        return
     if "cfg_preset" not in ss:
         _restore()
     values, holes = {}, {}
@@ -159,8 +164,10 @@ def render(registry):
             except StoreError as e:
                 name_error = str(e)
                 name_hole.error(name_error, icon=":material/error:")
-        data_error = None
-        if no_folder:
+        data_error = access.config_refusal(values["dataset"], values.get("data_dir"), ray_address())
+        if data_error:   # checked first: a student's folder is not read
+            holes["dataset"].error(data_error, icon=":material/lock:")
+        elif no_folder:
             data_error = FOLDER_PROMPT
             holes["dataset"].info(FOLDER_PROMPT[0].upper() + FOLDER_PROMPT[1:] + ".", icon=":material/folder_open:")
         elif config is not None:
@@ -173,6 +180,9 @@ def render(registry):
                     holes["dataset"].caption(f"{field} does not fit this data: see the message under it, in "
                                              f"*{dict(GROUPS).get(SPECS[field].group, 'the settings')}*")
         ok = config is not None and name_error is None and data_error is None
+        cannot = access.start_refusal(registry)
+        if cannot:
+            st.caption(cannot)
         if no_folder and config is not None and name_error is None:
             st.caption("Type the path of an image folder to start.")
         elif not ok:
@@ -180,15 +190,20 @@ def render(registry):
         c1, c2 = st.columns(2)
         phases = ("search", "derive", "final") if full else ("search",)
         name = run_name.strip() or None
-        if c1.button("Start ENAS", type="primary", disabled=not ok, key="start_enas", width="stretch"):
-            _start(registry, config.replace(controller="enas"), name, phases)
-        if c2.button("Start random", disabled=not ok, key="start_random", width="stretch",
+        started = []
+        if c1.button("Start ENAS", type="primary", disabled=not ok or bool(cannot), key="start_enas",
+                     width="stretch"):
+            started.append(_start(registry, config.replace(controller="enas"), name, phases))
+        if c2.button("Start random", disabled=not ok or bool(cannot), key="start_random", width="stretch",
                      help="uniform random search on the same settings, for comparison"):
-            _start(registry, config.replace(controller="random"), name, phases)
-        if st.button("Start both, to compare", disabled=not ok or bool(name), key="start_both",
-                     width="stretch", help="an ENAS search and a random search on the same settings"):
+            started.append(_start(registry, config.replace(controller="random"), name, phases))
+        two = access.start_refusal(registry, runs=2)   # a student with one run left may start one, not both
+        if st.button("Start both, to compare", disabled=not ok or bool(name) or bool(two), key="start_both",
+                     width="stretch", help=two or "an ENAS search and a random search on the same settings"):
             first = _start(registry, config.replace(controller="random"), None, phases)
-            _start(registry, config.replace(controller="enas"), None, phases, compare=first)
+            started += [first, _start(registry, config.replace(controller="enas"), None, phases, compare=first)]
+        if any(started) and cannot is None and access.start_refusal(registry):
+            st.rerun()   # a student has just reached the cap: the buttons above were drawn enabled
         teach.explain("random", "ENAS or random search?")
         params = urlstate.encode(ss.cfg_preset, values)
         urlstate.sync(st.query_params, params)
@@ -217,8 +232,10 @@ def ray_address() -> str | None:
 
 
 def _start(registry, config: Config, name, phases, compare=None) -> str | None:
+    """Start a run owned by this session (`access.me`; the Start buttons are disabled while `access` refuses, which
+    Streamlit enforces on the server); its name, or None after a message."""
     try:
-        run = registry.start(config, name, phases, ray_address())
+        run = registry.start(config, name, phases, ray_address(), owner=access.me())
     except (StoreError, DataError, OSError) as e:
         st.sidebar.error(f"could not start: {e}", icon=":material/error:")
         return None

@@ -10,7 +10,7 @@ from enas.runs.store import LIVE, RunStore, StoreError
 from enas.scale.executor import PHASES
 from enas.scale.sweep import list_plans, run_config, summary
 
-from . import charts
+from . import access, charts
 from .sidebar import ray_address
 
 
@@ -43,9 +43,12 @@ def sweeps_view(registry):
             with st.expander(f"Every run of {p['name']}"):
                 st.dataframe(s["rows"], hide_index=True, key=f"sweep_rows_{p['name']}")
             todo = [r["run"] for r in s["rows"] if r["val_acc"] is None and r["status"] not in LIVE]
-            if todo and st.button(f"Resume {len(todo)} unfinished run(s)", key=f"sweep_resume_{p['name']}",
-                                  icon=":material/play_arrow:", help="each from its newest checkpoint, here or on "
-                                  "the Ray cluster of Run settings; runs never started are started"):
+            refused = next(filter(None, (access.work_refusal(registry, n) for n in todo)), None)
+            if todo and refused:
+                st.caption(refused)
+            elif todo and st.button(f"Resume {len(todo)} unfinished run(s)", key=f"sweep_resume_{p['name']}",
+                                    icon=":material/play_arrow:", help="each from its newest checkpoint, here or "
+                                    "on the Ray cluster of Run settings; runs never started are started"):
                 try:
                     resume_sweep(registry, p, todo, ray_address())
                 except (StoreError, OSError) as e:
