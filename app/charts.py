@@ -53,21 +53,29 @@ def wrap_title(title: str, chars: int) -> list:
             for line in (textwrap.wrap(part, chars, break_long_words=False, break_on_hyphens=False) or [""])]
 
 
+def scale() -> float:
+    """How many times larger than normal `_layout` draws a chart's text and height: 1 here; the app's projector
+    mode points this hook at its own, which reads the session (app/projector.py)."""
+    return 1.0
+
+
 def _layout(fig: go.Figure, title: str, xtitle: str, height: int = 280, columns: int = 2) -> go.Figure:
     """Shared look, readable on a projector: 13 px text; the title at the top left, wrapped to fit a chart drawn
     `columns` to a row; the legend in rows below the title and above the plot (never on the axis title nor the
-    title: the top margin grows with its rows); whole-number ticks on epoch axes."""
-    lines = wrap_title(title, TITLE_CHARS.get(columns, TITLE_CHARS[1]))
-    shift = TITLE_SHIFT if len(lines) > 1 else 0
-    head = 8 + shift + TITLE_LINE * len(lines)          # px from the top to below the title
+    title: the top margin grows with its rows); whole-number ticks on epoch axes. Text and heights times `scale()`."""
+    s = scale()
+    chars = int(TITLE_CHARS.get(columns, TITLE_CHARS[1]) / s)   # larger text: fewer characters a line
+    lines = wrap_title(title, chars)
+    shift = TITLE_SHIFT * s if len(lines) > 1 else 0
+    head = 8 + shift + TITLE_LINE * s * len(lines)      # px from the top to below the title
     # the legend's entries: named traces with points (Plotly gives an empty line none)
     names = [t.name for t in fig.data if t.name and t.showlegend is not False and len(t.x or ()) > 0]
-    rows = _legend_rows(names, TITLE_CHARS.get(columns, TITLE_CHARS[1])) if len(names) > 1 else 1
-    top = head + 6 + LEGEND_ROW * rows
-    height = max(height, top + PLOT_MIN)
-    fig.update_layout(title=dict(text="<br>".join(lines), font=dict(size=15), x=0, xref="container", xanchor="left",
-                                 y=1, yref="container", yanchor="top", pad=dict(t=8 + shift, l=4)),
-                      height=height, font=dict(size=13), xaxis_title=xtitle,
+    rows = _legend_rows(names, chars) if len(names) > 1 else 1
+    top = round(head + 6 + LEGEND_ROW * s * rows)
+    height = round(max(height * s, top + PLOT_MIN * s))
+    fig.update_layout(title=dict(text="<br>".join(lines), font=dict(size=15 * s), x=0, xref="container",
+                                 xanchor="left", y=1, yref="container", yanchor="top", pad=dict(t=8 + shift, l=4)),
+                      height=height, font=dict(size=13 * s), xaxis_title=xtitle,
                       margin=dict(l=10, r=10, t=top, b=10),
                       legend=dict(orientation="h", yref="container", y=1 - (head + 2) / height, yanchor="top",
                                   xref="container", x=0, xanchor="left"),
@@ -205,4 +213,26 @@ def race_chart(result: dict) -> go.Figure:
                        "architectures)", "", height=320, columns=1)
     fig.update_yaxes(title_text=metric)
     fig.update_layout(hovermode="closest", showlegend=False)
+    return fig
+
+
+# the field of an intervention (`LiveRun.interventions`) that places it on each chart's x axis
+MARK_AXIS = {"child step": "step", "controller step": "ctrl_step", "epoch": "epoch_x", "sample": "sample"}
+MARK_CHARS = 28   # a rule's label is cut to this many characters (the hover has it whole)
+
+
+def mark_interventions(fig: go.Figure, interventions: list, xtitle: str) -> go.Figure:
+    """A dotted vertical rule with its label at each steering change, placed on this chart's x axis (nothing on
+    an axis that has no such field)."""
+    field = MARK_AXIS.get(xtitle)
+    if field is None:
+        return fig
+    for k, m in enumerate(interventions):
+        if m.get(field) is None:
+            continue
+        text = m["label"] if len(m["label"]) <= MARK_CHARS else m["label"][:MARK_CHARS - 1] + "…"
+        fig.add_vline(x=m[field], line_dash="dot", line_color="#7f7f7f", line_width=1.5)
+        fig.add_annotation(x=m[field], y=1, yref="paper", yanchor="top" if k % 2 == 0 else "bottom", text=text,
+                           showarrow=False, xanchor="left", font=dict(size=11 * scale(), color="#555555"),
+                           hovertext=f"steered by {m['who']}: {m['label']}", bgcolor="rgba(255,255,255,0.7)")
     return fig

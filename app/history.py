@@ -1,5 +1,6 @@
 """The Architectures tab: every sampled architecture to click through, outlined against a reference the user
-picks, the samples as CSV, slides, and the table of unique architectures."""
+picks, the samples as CSV, slides, and the table of unique architectures. The sample and the reference are in the
+page's address (`urlstate`)."""
 from __future__ import annotations
 
 import bisect
@@ -12,7 +13,7 @@ import streamlit as st
 from enas.space import Architecture
 from enas.teach import draw
 
-from . import charts, slides, teach
+from . import charts, slides, teach, urlstate
 from .widgets import picture, plot
 
 CLASSES = 10       # classes assumed for parameter counts and FLOPs (CIFAR-10 and shapes have 10)
@@ -30,6 +31,12 @@ def history_view(entry, ticking: bool):
     moment = ss.get(f"replay_at_{entry.name}") if ss.get(f"replay_on_{entry.name}") else None
     if ss.get(f"{sel_key}_moment") != moment:   # a new replayed moment: show its newest sample, as every view does
         ss[sel_key], ss[f"{sel_key}_moment"] = None, moment
+    asked = urlstate.wish(entry.name, urlstate.ARCH)
+    if asked in ns:
+        ss[sel_key] = asked
+    elif asked is not None:
+        urlstate.refuse(urlstate.ARCH, asked, f"run {entry.name} shows no sample {asked} here (samples {ns[0]} to "
+                        f"{ns[-1]}{', evenly spaced' if live.samples_seen() > len(ns) else ''})")
     sel = ss.get(sel_key)
     pos = len(ns) - 1 if sel is None else min(bisect.bisect_left(ns, sel), len(ns) - 1)
     h = history[pos]
@@ -43,8 +50,10 @@ def history_view(entry, ticking: bool):
             n = points[0].get("customdata")
             choose(n[0] if isinstance(n, list) else n)
 
-    plot(f"pick_{entry.name}", lambda: charts.reward_scatter(history, h["n"]), ticking, (sel,), on_select=picked,
-         selection_mode="points")
+    marks = entry.live.interventions()   # steering changes, at the sample number where each was made
+    plot(f"pick_{entry.name}", lambda: charts.mark_interventions(charts.reward_scatter(history, h["n"]), marks,
+                                                                 "sample"), ticking, (sel, len(marks)),
+         on_select=picked, selection_mode="points")
     # one row of buttons as wide as their labels, then the slider in what is left (fixed columns had cut the
     # labels to "P..", "Ne..." at 1024 px)
     row = st.container(horizontal=True, vertical_alignment="center")
@@ -64,7 +73,8 @@ def history_view(entry, ticking: bool):
     if live.samples_seen() > len(ns):
         st.caption(f"showing {len(ns):,} of {live.samples_seen():,} samples, evenly spaced; the full record is "
                    "in the run folder (download it below)")
-    arch_card(entry, Architecture.parse(h["arch"]), reference(live, history, pos), h)
+    arch_card(entry, Architecture.parse(h["arch"]), reference(live, history, pos, entry.name), h)
+    urlstate.publish()   # the sample and the reference, changed in this fragment
     teach.explain("history", "About this history")
     st.download_button("All samples (CSV)", functools.partial(samples_csv, entry.store), f"{entry.name}-samples.csv",
                        "text/csv", key="dl_samples", icon=":material/download:",
@@ -91,8 +101,9 @@ def _n_at(live, pos: int):
     return history[min(pos, len(history) - 1)]["n"]
 
 
-def reference(live, history: list, pos: int):
-    """The architecture the user compares sample `pos` with (its differing nodes are outlined), or None."""
+def reference(live, history: list, pos: int, run: str):
+    """The architecture the user compares sample `pos` of run `run` with (its differing nodes are outlined), or
+    None."""
     h = history[pos]
     policy = [p for p in live.policies() if p["epoch"] < (h["epoch"] or 0) + 1]
     refs = {"previous": ("the previous sample", Architecture.parse(history[pos - 1]["arch"]) if pos > 0 else None)}
@@ -102,6 +113,11 @@ def reference(live, history: list, pos: int):
         p = policy[-1]
         refs["likely"] = (f"the policy's most likely (after epoch {p['epoch'] + 1})",
                           Architecture.most_likely(p["ops"], p["op_probs"], p["skip_probs"]))
+    asked = urlstate.wish(run, urlstate.REF)
+    if asked in refs:
+        st.session_state.diff_ref = asked
+    elif asked is not None:
+        urlstate.refuse(urlstate.REF, asked, f"sample {h['n']} of run {run} can be compared with: {', '.join(refs)}")
     if st.session_state.get("diff_ref") not in refs:   # e.g. the derived best, at a replayed moment before derive
         st.session_state.pop("diff_ref", None)
     choice = st.radio("Outline in red the nodes that differ from", list(refs), horizontal=True, key="diff_ref",

@@ -10,7 +10,7 @@ if str(ROOT) not in sys.path:  # `streamlit run app/main.py` puts only app/ on t
 
 import streamlit as st  # noqa: E402
 
-from app import delete, lesson, quality, replay, sidebar, sweeps, teach, urlstate, views  # noqa: E402
+from app import delete, lesson, projector, quality, replay, sidebar, sweeps, teach, urlstate, views  # noqa: E402
 from app.registry import get_registry, run_label  # noqa: E402
 from enas.runs import recording  # noqa: E402
 from enas.runs.listing import list_runs  # noqa: E402
@@ -27,11 +27,85 @@ def demo_runs_dir(path: str, name: str) -> str | None:
         return None
 
 
+def restore(registry, names: list, demos: dict):
+    """A new session: the view its address names (`urlstate.decode_view`). A value this app cannot show (a run it
+    does not hold, an epoch the run has not) is named in a warning and dropped; the rest apply. The sample, the
+    reference and the policy's epoch are checked by the views that show them (`urlstate.wish`)."""
+    ss = st.session_state
+    view, ss[urlstate.WARNINGS] = urlstate.decode_view(st.query_params)
+    if view.run is not None:
+        if view.demo and view.run not in demos:   # a link to a demo this app does not offer
+            ss[urlstate.WARNINGS].append(f"URL parameter demo={view.run!r} is not a demo shipped here"
+                                         + (f" (shipped: {', '.join(demos)})" if demos else ""))
+        elif view.run not in names:
+            urlstate.refuse(urlstate.RUN, view.run, f"no run of that name in {registry.runs_dir}"
+                            + (" nor among the recorded demos" if demos else ""))
+        else:
+            ss.view, ss[urlstate.NAMED] = view.run, True
+    ss[projector.KEY] = view.projector
+    if view.page != "run":
+        ss.main_tabs = urlstate.PAGES[view.page]
+    run = ss.get("view") or (names[0] if names else None)
+    ss[urlstate.WISH] = {"run": run}
+    if run is None:
+        return
+    if view.tab != "live":
+        ss[f"tabs-{run}"] = urlstate.TABS[view.tab]
+    ss.supergraph = view.supergraph
+    if view.epoch is not None:
+        replay_to(registry, run, view.epoch, run in demos)
+    default = urlstate.View()
+    ss[urlstate.WISH].update({key: getattr(view, key) for key in (urlstate.ARCH, urlstate.REF, urlstate.POLICY)
+                              if getattr(view, key) != getattr(default, key)})
+
+
+def replay_to(registry, run: str, epoch, recorded: bool):
+    """Open run `run` in replay after search epoch `epoch` (or at its end, FINAL), or not in replay (OFF), as
+    `replay.replay_bar` offers; else a warning says why not."""
+    ss = st.session_state
+    try:
+        entry = registry.view(run)
+    except ValueError as e:   # StoreError, ConfigError: its error is shown with the run
+        urlstate.refuse(urlstate.EPOCH, epoch, f"run {run} cannot be read ({e})")
+        return
+    if entry.live.active or entry.follow:
+        urlstate.refuse(urlstate.EPOCH, epoch, f"run {run} is running: it can be replayed once it stops")
+        return
+    events, marks = replay._events(entry.store, str(entry.store.path), entry.live.last_id)
+    steps = list(range(1, len(marks) + 1)) + ([urlstate.FINAL] if marks and len(events) > marks[-1] else [])
+    if epoch == urlstate.OFF:
+        if recorded:   # a recorded demo opens in replay
+            ss[f"replay_on_{run}"] = False
+    elif len(marks) < 2:
+        urlstate.refuse(urlstate.EPOCH, epoch, f"run {run} has {len(marks)} search epoch(s): too few to replay")
+    elif epoch not in steps:
+        urlstate.refuse(urlstate.EPOCH, epoch, f"run {run} replays search epochs 1 to {len(marks)}"
+                        + (f" and {urlstate.FINAL}" if urlstate.FINAL in steps else ""))
+    else:
+        if not recorded:   # a recorded demo opens in replay
+            ss[f"replay_on_{run}"] = True
+        ss[f"replay_at_{run}"] = replay.END if epoch == urlstate.FINAL else epoch
+
+
+def title_row():
+    """The title, then the link to this view (not in projector mode) and the projector toggle; returns the link's
+    popover, or None."""
+    row = st.container(horizontal=True, vertical_alignment="center")
+    row.title("ENAS explorer")
+    share = None
+    if not st.session_state.get(projector.KEY):
+        share = row.popover("Link to this view", icon=":material/link:", key="share", on_change="rerun",
+                            help="the address of what is shown now: the run, the tab, the replayed epoch, the "
+                                 "sample, and the settings in the sidebar")
+    row.toggle("Projector mode", key=projector.KEY, help="for a class: hides the sidebar and the controls a class "
+                                                        "does not need, and draws text and charts larger")
+    return share
+
+
 def main():
     st.set_page_config(page_title="ENAS explorer", page_icon=":material/hub:", layout="wide")
     registry = get_registry(str(runs_dir_default().resolve()))
     sidebar.render(registry)
-    st.title("ENAS explorer")
     runs = list_runs(registry.runs_dir)
     info = {r["name"]: r for r in runs}
     names = list(dict.fromkeys(registry.active() + [r["name"] for r in runs]))
@@ -42,6 +116,18 @@ def main():
             registry.add_recording(demo.name, folder)
             names.append(demo.name)
             demos[demo.name] = demo
+    ss = st.session_state
+    ss[urlstate.CONTEXT] = (names[0] if names else None, tuple(demos))
+    if urlstate.WISH not in ss:
+        restore(registry, names, demos)
+    if names and ss.get("view") not in names:   # the widget's value is gone while another tab is open
+        kept = ss.get("view_kept")
+        ss.view = kept if kept in names else names[0]
+        ss[urlstate.NAMED] = ss.get(urlstate.NAMED) and kept in names
+    ss.view_kept = ss.get("view")
+    share = title_row()
+    projector.apply()
+    notes = st.container()   # the view parameters refused, once every view has checked its own
     if not runs:
         st.info(f"No runs yet in {registry.runs_dir}: configure one in the sidebar and press Start. Meanwhile, "
                 + ("replay one of the recorded CIFAR-10 demos below, or " if demos else "") + "read How ENAS works.")
@@ -51,25 +137,12 @@ def main():
             return f"{demos[name].title} · recorded demo (read-only)"
         return run_label(name, info.get(name, {}).get("config", {}).get("controller", "enas"))
 
-    ss, asked = st.session_state, st.query_params.get(urlstate.DEMO)
-    if asked is not None and asked not in demos:   # a link to a demo this app does not offer
-        st.warning(f"URL parameter demo={asked!r} is not a demo shipped here"
-                   + (f" (shipped: {', '.join(demos)})" if demos else ""), icon=":material/link_off:")
-        del st.query_params[urlstate.DEMO]
-    if names and ss.get("view") not in names:   # the widget's value is gone while another tab is open
-        kept = ss.get("view_kept")
-        ss.view = kept if kept in names else (asked if asked in demos else names[0])
-    ss.view_kept = ss.get("view")
-
-    def picked():   # the address names the demo picked, so that a reload or a link opens it
-        if ss.view in demos:
-            st.query_params[urlstate.DEMO] = ss.view
-        else:
-            st.query_params.pop(urlstate.DEMO, None)
+    def picked():   # the address names the run picked, so that a reload or a link opens it
+        ss[urlstate.NAMED] = True
+        ss.pop(urlstate.WARNINGS, None)
 
     # only the open tab is built: the browser re-renders the whole page on every redraw of a live run
-    view_tab, runs_tab, learn_tab = st.tabs(["Run", "All runs", "How ENAS works"], key="main_tabs",
-                                            on_change="rerun")
+    view_tab, runs_tab, learn_tab = st.tabs(list(urlstate.PAGES.values()), key="main_tabs", on_change="rerun")
     if view_tab.open and names:
         with view_tab:
             st.selectbox("Run", names, key="view", format_func=label, on_change=picked,
@@ -99,5 +172,14 @@ def main():
             for key in ("intro", "sample", "shared", "reward", "policy", "history", "derive", "health", "learning",
                         "random"):
                 st.markdown(teach.TEXT[key])
+    for warning in ss.get(urlstate.WARNINGS, []):
+        notes.warning(warning, icon=":material/link_off:")
+    urlstate.publish()
+    if share is not None and share.open:
+        with share:
+            params = {**st.query_params.to_dict(), **urlstate.encode_view(urlstate.shown(ss, explicit=True))}
+            st.code(urlstate.link(st.context.url, params), language=None, wrap_lines=True)
+            st.caption("Opening this address shows this view: the run, its tab, the replayed epoch, the sample "
+                       "and its red outline's reference, the supergraph; and the sidebar's settings.")
 
 main()
