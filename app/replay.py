@@ -101,6 +101,9 @@ def replay_bar(entry):
     row.container(width="stretch").select_slider(
         "search epoch", steps, value=at, key=slider_key, on_change=moved, args=(slider_key, at),
         format_func=lambda k: k if k == END else f"after epoch {k} of {len(marks)}", label_visibility="collapsed")
+    steered = entry.live.interventions()
+    if steered:   # where the scrubber passes a steering change
+        st.caption("Steered: " + "; ".join(f"in epoch {m['epoch'] + 1}, {m['label']} ({m['who']})" for m in steered))
     if playing:
         _ticker(at_key, play_key, due_key, steps, SPEEDS[speed])
     k = len(marks) + 1 if at == END else at

@@ -97,6 +97,29 @@ random and retrained the same way. Bars are the mean test accuracy over seeds, w
 deviation (for the random architectures: their range around the median). Run it with
 `python -m enas race --preset quick --seeds 0-2`.
 """,
+    "steer": """
+**Steering a search.** While a search runs (or is paused) you can act on it and see the effect at once. *Which
+ops each node may take*: untick an op to ban it at that node, leave one ticked to pin the node to it; a skip can
+be forced on or off. The controller then samples only what is allowed: its logits for a banned op are set to
+minus infinity, so its probabilities, its entropy and REINFORCE's log-probabilities are those of the restricted
+policy (a pinned node has entropy 0); random search draws uniformly from what is allowed. *Settings*: the
+controller's learning rate, entropy weight, temperature and tanh constant, a scale on the child learning rate,
+controller steps per epoch and the sampling mode change from the next step on. **Pause** then **Run one step**
+runs exactly one child step (only the weights of that child's path move: the chart says by how much) or one
+controller step (each child's reward, baseline and advantage, and the op probabilities before and after at the
+nodes that moved most). Every change is an event of the run: a dotted rule on every curve, a line in the table
+above, a note on the slides, kept in recordings; a resumed run continues under it, and derive samples under the
+constraints in force.
+
+*A classroom script (the quick preset on shapes).* Start an ENAS search; after two or three
+epochs the policy heatmap is still nearly uniform. Ask the class: "what happens if we forbid the pools?" Untick
+maxpool3x3 and avgpool3x3 in every row and press *Apply constraints*: a dotted rule appears on the curves, and from
+the next epoch the heatmap's two pool columns are 0 while the other three share their probability. Pause, press
+*Run one step* a few times: each child step moves only its own path's weights; at a controller step, the children
+above the baseline have positive advantages and their ops gain probability. Set the temperature to 5 and apply:
+the logits are divided by 5, so the policy flattens and the entropy curve jumps up. *Lift every constraint* and
+resume: the pools come back at the probability the controller now gives them.
+""",
     "random": """
 **Random search** samples every architecture uniformly and never learns: run it next to the ENAS
 controller on the same settings to see what the controller adds.

@@ -6,12 +6,13 @@ import functools
 
 import streamlit as st
 
+from enas.constraints import Constraints
 from enas.quality.health import WHY, title
 from enas.runs.store import StoreError
 from enas.space import Architecture
 from enas.teach import draw
 
-from . import arch_io, charts, final, history, replay, teach
+from . import access, arch_io, charts, final, history, replay, steer, teach, urlstate
 from .delete import delete_button
 from .registry import run_label
 from .sidebar import ray_address
@@ -46,6 +47,7 @@ def run_view(registry, name: str, others: list):
     shown = [tab.open or not ticking for tab in tabs]   # while a run is live, only the open tab is built
     if shown[0]:
         with tabs[0]:
+            steer_box = steer.steer_panel(registry, entry)
             sample_box, curves_box, policy_box = live_layout(name, others)
 
     @st.fragment(run_every=LIVE_EVERY if ticking else None)
@@ -56,6 +58,8 @@ def run_view(registry, name: str, others: list):
         with head:
             header(registry, entry)
         if shown[0]:
+            with steer_box:
+                steer.steer_status(entry)
             with sample_box:
                 sample_view(entry)
         if shown[1]:
@@ -126,7 +130,13 @@ def alerts_view(live):
 
 
 def controls(registry, entry):
+    """Pause, Resume and Stop while the run works here, Resume run and Delete run when it is idle, for a session
+    that controls it (`access`); the reason, for one that does not."""
     name, live = entry.name, entry.live
+    refused = None if entry.read_only else access.control_refusal(registry, name)   # a recording has no controls
+    if refused:
+        st.caption(refused)
+        return
     cols = st.columns(4)
     if entry.running_here:
         paused = entry.control.paused
@@ -141,8 +151,12 @@ def controls(registry, entry):
     elif live.status == "failed" and not live.traceback and live.phase in (None, "search"):   # bad data or settings
         cols[0].caption("Resuming would fail the same way: start a new run with other settings.")
     elif live.status in ("interrupted", "stopped", "failed") and live.phase in (None, "search"):
-        if cols[0].button("Resume run", key="resume_run", icon=":material/play_arrow:", width="stretch",
-                          help="continue from its newest checkpoint"):
+        c = entry.config   # a student at the cap, or one who chose another Ray cluster
+        why = access.start_refusal(registry) or access.config_refusal(c.dataset, c.data_dir, ray_address())
+        if why:
+            cols[0].caption(why)
+        elif cols[0].button("Resume run", key="resume_run", icon=":material/play_arrow:", width="stretch",
+                            help="continue from its newest checkpoint"):
             act(registry.resume, name, ray_address())
             st.rerun()
     if not (entry.running_here or entry.follow or entry.read_only):
@@ -212,8 +226,10 @@ def sample_view(entry):
     f = draw.facts(a)
     st.caption(f"{f['skips']} skip connections · {f['paths']} paths from stem to tail, passing "
                f"{f['shortest']} to {f['depth']} ops")
-    if st.toggle("whole supergraph", key="supergraph", help="every candidate op and skip, faint, with this "
-                 "child's ops and skips in bold: every child trains and uses these shared weights"):
+    whole = st.toggle("whole supergraph", key="supergraph", help="every candidate op and skip, faint, with this "
+                      "child's ops and skips in bold: every child trains and uses these shared weights")
+    urlstate.publish()   # in the page's address (this runs in a fragment)
+    if whole:
         st.markdown(draw.supergraph_svg(a, entry.config.ops), unsafe_allow_html=True)
 
 
@@ -226,19 +242,21 @@ def curves_view(registry, entry, ticking: bool):
             st.warning(f"cannot overlay {other}: {err}")
             continue
         runs.append((e.label, e.live.series))
-    signature = (entry.name, *st.session_state.get("compare", []))
+    marks = entry.live.interventions()
+    signature = (entry.name, len(marks), *st.session_state.get("compare", []))
     for k in range(len(charts.SEARCH_CHARTS)):
         if k % 2 == 0:
             cols = st.columns(2)
         with cols[k % 2]:
-            plot(f"curve_{k}", functools.partial(search_curves, k, runs), ticking, signature)
+            plot(f"curve_{k}", functools.partial(search_curves, k, runs, marks), ticking, signature)
 
 
-def search_curves(k: int, runs):
-    """Search chart k of the runs [(label, their LiveRun's `series`)]."""
+def search_curves(k: int, runs, interventions=()):
+    """Search chart k of the runs [(label, their LiveRun's `series`)], the first run's steering changes marked."""
     title, xtitle, lines = charts.SEARCH_CHARTS[k]
     names = [name for name, _ in lines]
-    return charts.curves(title, xtitle, lines, [(label, series(*names)) for label, series in runs])
+    fig = charts.curves(title, xtitle, lines, [(label, series(*names)) for label, series in runs])
+    return charts.mark_interventions(fig, interventions, xtitle)
 
 
 def policy_view(entry, ticking: bool):
@@ -250,13 +268,13 @@ def policy_view(entry, ticking: bool):
     if not policies:
         st.info("The controller's policy is shown after the first epoch.")
     else:
-        pol = policies[-1]
-        if len(policies) > 1:
-            at = {p["epoch"] + 1: p for p in policies}
-            pol = at[policy_epoch(name, list(at))]
+        at = {p["epoch"] + 1: p for p in policies}
+        pol = at[policy_epoch(name, list(at))]
         newest = policies[-1]["epoch"] + 1
+        steered = Constraints.from_dict(pol["constraints"]) if pol.get("constraints") else None
         st.caption(f"the policy after search epoch {pol['epoch'] + 1}"
-                   + ("" if pol is policies[-1] else f" (picked; the newest shown is after epoch {newest})"))
+                   + ("" if pol is policies[-1] else f" (picked; the newest shown is after epoch {newest})")
+                   + (f", sampled under the constraints in force then ({steered.describe()})" if steered else ""))
         left, right = st.columns(2)
         with left:
             plot("op_heat", lambda: charts.op_heatmap(pol), ticking, (name, pol["epoch"]))
@@ -265,15 +283,19 @@ def policy_view(entry, ticking: bool):
                 plot("skip_heat", lambda: charts.skip_heatmap(pol), ticking, (name, pol["epoch"]))
         left, right = st.columns(2)
         with left:
-            plot("moved", lambda: charts.moved_chart(policies, entry.config.health_still_move), ticking,
-                 (name, newest))
+            marks = live.interventions()
+            plot("moved", lambda: charts.mark_interventions(
+                charts.moved_chart(policies, entry.config.health_still_move), marks, "epoch"), ticking,
+                (name, newest, len(marks)))
         with right:
             start = "the untrained controller's"
             if any(p["from_first"] for p in policies):   # a run recorded before policies carried `moved`
                 start = (f"those of the run's first recorded policy, after epoch {policies[0]['epoch'] + 1} (this "
                          "run did not record the untrained controller's)")
             st.caption(f"How far the policy moved: the total-variation distance of each node's op probabilities "
-                       f"from {start}: 0 = unchanged, 1 = all mass moved.")
+                       f"from {start}: 0 = unchanged, 1 = all mass moved"
+                       + (" (the controller's own policy, before the constraints: a ban alone moves nothing "
+                          "here)." if any(p.get("constraints") for p in policies) else "."))
             gap = random_gap(live, pol["epoch"] + 1)
             if gap:
                 st.caption("controller's samples minus random architectures, same shared weights, validation "
@@ -289,9 +311,18 @@ def random_gap(live, epoch: int):
 
 
 def policy_epoch(name: str, epochs: list) -> int:
-    """The slider's epoch: the newest of `epochs`, unless the user picked another at this moment (this run, this
-    newest epoch); a new moment (the scrubber moved, a live epoch ended) starts again at its newest."""
+    """The slider's epoch (no slider for one epoch): the newest of `epochs`, unless the user or the page's address
+    picked another at this moment (this run, this newest epoch); a new moment (the scrubber moved, a live epoch
+    ended) starts again at its newest. The epoch picked goes into the address."""
     ss, moment = st.session_state, (name, epochs[-1])
     if ss.get("policy_moment") != moment or ss.get("policy_at") not in epochs:
         ss.policy_moment, ss.policy_at = moment, epochs[-1]
-    return st.select_slider("policy after search epoch", epochs, key="policy_at")
+    asked = urlstate.wish(name, urlstate.POLICY)
+    if asked in epochs:
+        ss.policy_at = asked
+    elif asked is not None:
+        urlstate.refuse(urlstate.POLICY, asked, f"run {name} has policies after search epochs {epochs[0]} to "
+                                                f"{epochs[-1]} here")
+    epoch = st.select_slider("policy after search epoch", epochs, key="policy_at") if len(epochs) > 1 else epochs[0]
+    urlstate.publish()   # this runs in a fragment
+    return epoch

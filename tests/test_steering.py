@@ -345,3 +345,28 @@ def test_a_pinned_node_is_no_collapse_and_a_restricted_entropy_no_warning():
     assert [w["code"] for w in steered.update(10.0, archs) + steered.update(1.0, [])] == []
     steered.steer(Constraints(), 2, OPS)   # lifted: node 0 is checked again
     assert [w["code"] for w in steered.update(10.0, archs[:1])] == ["op-0"]
+
+
+def test_a_single_step_asked_for_between_two_epochs_runs_the_next_child_step(tmp_path):
+    config = tiny_config(epochs=3)
+    engine = Engine(config, RunStore.create(tmp_path, "r", config))
+    details = []
+
+    def listen(ev):   # paused at the end of epoch 1: the wait before epoch 2 is not a step
+        if ev["kind"] == "epoch" and ev["epoch"] == 0:
+            engine.control.pause()
+            engine.control.step()
+        if ev["kind"] == "step_detail":
+            details.append(ev)
+    engine.listeners.append(listen)
+    thread = threading.Thread(target=engine.run, args=(("search",),))
+    thread.start()
+    deadline = time.monotonic() + 300
+    while not details:
+        assert thread.is_alive() and time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(0.5)
+    assert details[0]["what"] == "child" and details[0]["step"] == config.steps_per_epoch + 1
+    assert engine.step == config.steps_per_epoch + 1 and engine.control.paused
+    engine.control.resume()
+    thread.join(300)

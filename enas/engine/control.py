@@ -50,10 +50,12 @@ class Control:
         self.requests.append((request, who))
         self._wake.set()
 
-    def wait(self, on_pause=None, on_resume=None, heartbeat=None, poll=None, step_point=False) -> bool:
+    def wait(self, on_pause=None, on_resume=None, heartbeat=None, poll=None, step_point=False,
+             on_the_way=False) -> bool:
         """Return at once when running; block while paused; raise Stopped when a stop was asked. `poll` runs
         first and while paused (steering). At a `step_point` (before a child or controller step) a single step
-        asked for while paused lets it through and the run stays paused: returns True then, else False.
+        asked for while paused lets it through and the run stays paused: returns True then, else False. A wait
+        `on_the_way` to a step point (between two epochs) lets a pending single step pass on to it.
         `on_pause` runs once when a pause begins, `on_resume` once when it ends."""
         if poll:
             poll()
@@ -65,6 +67,8 @@ class Control:
             if step_point and self._steps:
                 self._steps -= 1
                 return True
+            if on_the_way and self._steps:
+                return False
             self._wake.wait(1.0)
             self._wake.clear()
             if poll:

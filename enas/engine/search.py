@@ -134,13 +134,14 @@ class Engine(ChildTraining):
             self.store.set_status(status, message, **extra)
         self.emit("status", status=status, message=message, **extra)
 
-    def wait(self, step_point: bool = False) -> bool:
+    def wait(self, step_point: bool = False, on_the_way: bool = False) -> bool:
         """Between two steps: apply steering, return at once when running, block while paused, raise Stopped on a
-        stop. Before a search step (`step_point`), True when it is a single step asked for while paused."""
+        stop. Before a search step (`step_point`), True when it is a single step asked for while paused; between
+        two epochs (`on_the_way`) such a step passes on to the next step."""
         hb = self.store.commit if self.store is not None else None
         return self.control.wait(on_pause=lambda: self.set_status("paused", "paused by the user"),
                                  on_resume=lambda: self.set_status("running"), heartbeat=hb,
-                                 poll=self.poll_steering, step_point=step_point)
+                                 poll=self.poll_steering, step_point=step_point, on_the_way=on_the_way)
 
     def _pause_for(self, message: str):
         """Pause on a problem: tell the user why, then wait for resume (or stop)."""
@@ -274,7 +275,7 @@ class Engine(ChildTraining):
         self.set_status("running")
         while self.epoch < self.config.epochs:
             try:
-                self.wait()
+                self.wait(on_the_way=True)
                 self.search_epoch()
             except Diverged as e:
                 if self.store is None:
