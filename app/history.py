@@ -24,7 +24,7 @@ def history_view(entry, ticking: bool):
     live, ss = entry.live, st.session_state
     history = live.history()
     if not history:
-        st.info("No architectures sampled yet: the controller samples after the first epoch's child training.")
+        st.info(empty_note(entry.config))
         return
     ns = [h["n"] for h in history]
     sel_key = f"sel_{entry.name}"
@@ -99,6 +99,19 @@ def _n_at(live, pos: int):
     """The sample number at position `pos` of the history as it is now."""
     history = live.history()
     return history[min(pos, len(history) - 1)]["n"]
+
+
+def empty_note(config) -> str:
+    """What the Architectures tab says before the first sample: when the samples begin (the engine's schedule:
+    every `controller_every`-th epoch after the `warmup_epochs`)."""
+    if not config.controller_steps:
+        return "No architectures sampled: this run takes no controller steps (controller_steps = 0)."
+    first = config.warmup_epochs + config.controller_every
+    if first == 1:
+        return "No architectures sampled yet: the controller samples after the first epoch's child training."
+    warm = (f"the shared weights warm up on uniformly random children for the first {config.warmup_epochs} epochs; "
+            if config.warmup_epochs else "")
+    return f"No architectures sampled yet: {warm}the controller first samples in epoch {first}."
 
 
 def reference(live, history: list, pos: int, run: str):

@@ -3,6 +3,7 @@ through the history (buttons, and a click on the reward chart), save a screensho
 Needs Debian's chromium (`.ci/run` installs it)."""
 import contextlib
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -129,7 +130,8 @@ def test_start_a_search_and_look_back_at_an_earlier_architecture(server, tmp_pat
 
 def test_the_cifar_demo_replays_at_a_projector_s_resolution(server, tmp_path):
     """With an empty runs folder the recorded CIFAR-10 demo opens in replay; Play advances the epoch, the
-    scrubber jumps to the end; screenshots of each tab at 1280x720 (kept in the test's folder)."""
+    scrubber stops it and jumps to the start (the Architectures tab says when sampling begins) and to the end
+    (every sample); screenshots of each tab at 1280x720 (kept in the test's folder)."""
     from playwright.sync_api import expect
 
     with open_page(server, tmp_path, 1280, 720) as page:
@@ -138,10 +140,24 @@ def test_the_cifar_demo_replays_at_a_projector_s_resolution(server, tmp_path):
         expect(done).to_contain_text("1/")
         expect(page.locator("svg:has(path.chain)").first).to_be_visible()
         page.screenshot(path=str(tmp_path / "demo-live.png"), full_page=True)
+        scrubber = page.get_by_role("slider", name="search epoch").first
+        start = re.compile(r"^after epoch 1 of \d+$")
+        expect(scrubber).to_have_attribute("aria-valuetext", start)
         page.get_by_role("button", name="Play", exact=True).click()
-        expect(done).to_contain_text("3/")          # it plays: one epoch a second
-        page.get_by_role("button", name="Pause", exact=True).click()
+        expect(scrubber).not_to_have_attribute("aria-valuetext", start)   # it plays (a slow redraw skips epochs)
+        for _ in range(5):   # a key pressed while playback redraws the scrubber may be lost: press again
+            scrubber.press("Home")   # moving the scrubber stops playback: epoch 1, inside the demo's warm-up
+            try:
+                expect(scrubber).to_have_attribute("aria-valuetext", start, timeout=15_000)
+                break
+            except AssertionError:
+                continue
+        expect(scrubber).to_have_attribute("aria-valuetext", start)
+        expect(page.get_by_role("button", name="Play", exact=True)).to_be_visible()
+        expect(done).to_contain_text(re.compile(r"(^|\D)1/"))
         page.get_by_role("tab", name="Architectures").click()
+        expect(page.get_by_text("the controller first samples in epoch", exact=False)).to_be_visible()
+        scrubber.press("End")   # to the end: derive & final, every sample there
         expect(page.get_by_text("Outline in red the nodes that differ from")).to_be_visible()
         page.screenshot(path=str(tmp_path / "demo-architectures.png"), full_page=True)
         page.get_by_role("tab", name="How ENAS works").click()

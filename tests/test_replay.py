@@ -229,3 +229,22 @@ def test_play_advances_pause_stops_and_the_scrubber_drives_every_view(demo, monk
     at.select_slider[0].set_value(2).run()
     assert metric(at, "Epochs done") == f"2/{EPOCHS}"
     assert at.select_slider(key="policy_at").value == 2                # the policy as it was then
+
+
+@pytest.mark.parametrize("warmup, every", [(0, 1), (0, 2), (2, 1), (1, 2)])
+def test_the_architectures_tab_names_the_epoch_a_real_run_first_samples_in(tmp_path, warmup, every):
+    """Before the first sample the tab says when it comes (warm-up, controller_every): the epoch it names is the one
+    in which a real run's first sample event falls, counted from 1 as the app counts."""
+    import re
+
+    from app.history import empty_note
+
+    config = tiny_config(epochs=4, warmup_epochs=warmup, controller_every=every)
+    store = RunStore.create(tmp_path, "when", config)
+    assert Engine(config, store).run(("search",)) == "finished"
+    first = min(ev["epoch"] for ev in store.events() if ev["kind"] == "sample") + 1
+    note = empty_note(config)
+    named = re.search(r"first samples in epoch (\d+)", note)
+    assert (int(named.group(1)) if named else 1) == first, note
+    assert ("warm up" in note) == bool(warmup)
+    assert "no controller steps" in empty_note(config.replace(controller_steps=0))
