@@ -216,6 +216,22 @@ def race_chart(result: dict) -> go.Figure:
     return fig
 
 
+def moved_parts(moved: dict) -> go.Figure:
+    """One single child step: how much each part's weights moved (relative change), largest first."""
+    parts = sorted(moved, key=lambda p: -moved[p])
+    fig = go.Figure(go.Bar(x=[moved[p] for p in parts], y=parts, orientation="h"))
+    fig.update_yaxes(autorange="reversed")
+    return _layout(fig, "Relative change of each part's weights, ||w' - w|| / ||w||", "relative change",
+                   height=120 + 18 * len(parts), columns=1)
+
+
+def before_after(ops, before: list, after: list, title: str) -> go.Figure:
+    """One node's op probabilities before and after a controller step, side by side."""
+    fig = go.Figure([go.Bar(name="before", x=list(ops), y=before, marker_color="#bdbdbd"),
+                     go.Bar(name="after", x=list(ops), y=after, marker_color="#1f77b4")])
+    return _layout(fig, title, "op", height=260)
+
+
 # the field of an intervention (`LiveRun.interventions`) that places it on each chart's x axis
 MARK_AXIS = {"child step": "step", "controller step": "ctrl_step", "epoch": "epoch_x", "sample": "sample"}
 MARK_CHARS = 28   # a rule's label is cut to this many characters (the hover has it whole)

@@ -3,7 +3,6 @@ steps (`enas.steering`), and what the last single step changed. Requests go to t
 app runs the search, else to the run's inbox (another process, or a Ray actor on a shared folder)."""
 from __future__ import annotations
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from enas.constraints import Constraints
@@ -188,12 +187,7 @@ def step_view(d: dict, ops) -> None:
         st.markdown(f"**The last single step: child step {d['step']}** trained `{d['arch']}` on one minibatch "
                     f"(loss {d['loss']:.3f}, minibatch accuracy {d['acc']:.3f}, learning rate {d['lr']:.4g}). "
                     "Only its path's weights moved:")
-        parts = sorted(d["moved"], key=lambda p: -d["moved"][p])
-        fig = go.Figure(go.Bar(x=[d["moved"][p] for p in parts], y=parts, orientation="h"))
-        fig.update_yaxes(autorange="reversed")
-        st.plotly_chart(charts._layout(fig, "Relative change of each part's weights, ||w' - w|| / ||w||",
-                                       "relative change", height=120 + 18 * len(parts), columns=1),
-                        config=charts.CONFIG, key="step_moved")
+        st.plotly_chart(charts.moved_parts(d["moved"]), config=charts.CONFIG, key="step_moved")
         return
     st.markdown(f"**The last single step: controller step {d['ctrl_step']}** scored {len(d['archs'])} children on "
                 f"validation minibatches (reward = accuracy + entropy bonus; advantage = reward - baseline); the "
@@ -206,7 +200,5 @@ def step_view(d: dict, ops) -> None:
     moved = sorted(range(len(before)), key=lambda n: -sum(abs(a - b) for a, b in zip(after[n], before[n])))[:2]
     cols = st.columns(len(moved))
     for col, n in zip(cols, moved):
-        fig = go.Figure([go.Bar(name="before", x=list(ops), y=before[n], marker_color="#bdbdbd"),
-                         go.Bar(name="after", x=list(ops), y=after[n], marker_color="#1f77b4")])
-        col.plotly_chart(charts._layout(fig, f"Node {n}: op probabilities before and after", "op", height=260),
+        col.plotly_chart(charts.before_after(ops, before[n], after[n], f"Node {n}: op probabilities before and after"),
                          config=charts.CONFIG, key=f"step_node_{n}")

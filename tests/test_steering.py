@@ -370,3 +370,58 @@ def test_a_single_step_asked_for_between_two_epochs_runs_the_next_child_step(tmp
     assert engine.step == config.steps_per_epoch + 1 and engine.control.paused
     engine.control.resume()
     thread.join(300)
+
+
+def test_steering_changes_say_what_changed_and_clear_lifts_everything():
+    config = tiny_config()
+    s = Steering.of(config)
+    s, changes = s.change({"constraints": ["ban mp@1", "skip 2:0=off"], "set": {"child_lr_scale": "0.5"}}, config)
+    assert changes == [{"what": "ban mp@1", "old": "none", "new": "maxpool3x3 banned at 1"},
+                       {"what": "skip 2:0=off", "old": "maxpool3x3 banned at 1",
+                        "new": "maxpool3x3 banned at 1; skip 2:0 off"},
+                       {"what": "child_lr_scale", "old": 1.0, "new": 0.5}]
+    assert s.describe(config) == "child_lr_scale 0.5 (was 1); maxpool3x3 banned at 1; skip 2:0 off"
+    assert Steering.from_dict(json.loads(json.dumps(s.to_dict())), config) == s
+    same, none = s.change({"constraints": ["ban mp@1"], "set": {"child_lr_scale": 0.5}}, config)
+    assert none == [] and same == s   # already in force: no change
+    cleared, changes = s.change({"clear": True}, config)
+    assert cleared.constraints == Constraints() and cleared.values["child_lr_scale"] == 0.5
+    assert changes == [{"what": "lift every constraint", "old": "maxpool3x3 banned at 1; skip 2:0 off",
+                        "new": "none"}]
+    for request, message in (({"set": {"child_lr_scale": "fast"}}, "child_lr_scale: 'fast' is not a number"),
+                             ({"set": {"controller_lr": -1}}, "controller_lr")):
+        with pytest.raises(SteerError, match=message):
+            s.change(request, config)
+    never = tiny_config(controller_steps=0)
+    with pytest.raises(SteerError, match="never trains its controller"):
+        Steering.of(never).change({"set": {"controller_steps": 3}}, never)
+    assert Steering.of(config).change({"set": {"controller_steps": 0}}, config)[0].values["controller_steps"] == 0
+
+
+def test_the_inbox_hands_over_requests_in_order_and_refuses_unreadable_ones(tmp_path):
+    inbox = Inbox(tmp_path)
+    assert inbox.take() == []   # no folder yet
+    first = inbox.put({"set": {"temperature": 2}}, "a")
+    second = inbox.put({"clear": True}, "b")
+    (tmp_path / "steer" / "zz-broken.json").write_text("{not json")
+    items = inbox.take()
+    assert [(i["id"], i["who"], i["request"]) for i in items[:2]] == [(first, "a", {"set": {"temperature": 2}}),
+                                                                     (second, "b", {"clear": True})]
+    assert "unreadable request zz-broken.json" in items[2]["error"] and items[2]["request"] == {}
+    assert inbox.pending(first)   # taken, not yet done: the sender still waits
+    for item in items:
+        Inbox.done(item)
+    assert not inbox.pending(first) and inbox.take() == []
+    assert not list((tmp_path / "steer").glob(".*.tmp"))   # written aside, then renamed
+
+
+def test_admits_checks_every_constraint_and_short_names_work():
+    c = constrained("ban c5@0", "pin ap@1", "skip 2:1=on")
+    assert c.admits(Architecture.parse("c3 ap:0 c1:01"))
+    for bad in ("c5 ap:0 c1:01", "c3 mp:0 c1:01", "c3 ap:0 c1:00"):
+        assert not c.admits(Architecture.parse(bad)), bad
+    assert c.allowed(0, OPS) == ["conv1x1", "conv3x3", "maxpool3x3", "avgpool3x3"] and c.allowed(1, OPS) == ["avgpool3x3"]
+    with pytest.raises(ConstraintError, match="not in this run's space"):
+        constrained("ban c5@0").check(NODES, ("conv3x3", "maxpool3x3"))
+    with pytest.raises(ConstraintError, match="breaks the constraints"):
+        Controller(NODES, OPS, lstm_size=8).score([Architecture.parse("c5 c3:0 c3:00 c3:000")], constraints=c)
