@@ -10,9 +10,9 @@ import streamlit as st
 
 from enas.formats import parse_any
 from enas.space import MAX_STRING, Architecture, ArchitectureError
-from enas.teach import draw
+from enas.teach import charts, draw
 
-from . import access, arch_io, charts, quality, teach, tryit
+from . import access, arch_io, quality, teach, tryit
 from .history import CLASSES
 from .widgets import act, field, picture, plot
 

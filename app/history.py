@@ -11,9 +11,9 @@ import io
 import streamlit as st
 
 from enas.space import Architecture
-from enas.teach import draw
+from enas.teach import charts, draw
 
-from . import charts, slides, teach, urlstate
+from . import slides, teach, urlstate
 from .widgets import picture, plot
 
 CLASSES = 10       # classes assumed for parameter counts and FLOPs (CIFAR-10 and shapes have 10)

@@ -8,10 +8,10 @@ import math
 import plotly.graph_objects as go
 import streamlit as st
 
+from enas.teach.charts import CONFIG
 from enas.teach.draw import OP_COLORS
 from enas.teach.lesson import Draw, Lesson, prepare, replay
 
-from .charts import CONFIG
 from .widgets import picture
 
 UP, DOWN, BEFORE = "#2ca02c", "#d62728", "#bdbdbd"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from . import charts
+from enas.teach import charts
 
 KEY = "projector"    # the toggle's key in session state
 SCALE = 1.3          # charts' text and heights, and the page's text (16 px -> about 21 px)

@@ -10,8 +10,9 @@ from pathlib import Path
 import streamlit as st
 
 from enas.space import Architecture, space_size
+from enas.teach import charts
 
-from . import charts, teach
+from . import teach
 from .widgets import act, field, picture, plot
 
 

@@ -7,8 +7,9 @@ import streamlit as st
 
 from enas.constraints import Constraints
 from enas.steering import STEERABLE, Inbox, Steering, SteerError
+from enas.teach import charts
 
-from . import access, charts, teach
+from . import access, teach
 
 WHO = "app"
 

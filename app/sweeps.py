@@ -9,8 +9,9 @@ import streamlit as st
 from enas.runs.store import LIVE, RunStore, StoreError
 from enas.scale.executor import PHASES
 from enas.scale.sweep import list_plans, run_config, summary
+from enas.teach import charts
 
-from . import access, charts
+from . import access
 from .sidebar import ray_address
 
 

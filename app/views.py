@@ -10,9 +10,9 @@ from enas.constraints import Constraints
 from enas.quality.health import WHY, title
 from enas.runs.store import StoreError
 from enas.space import Architecture
-from enas.teach import draw
+from enas.teach import charts, draw
 
-from . import access, arch_io, charts, final, history, replay, steer, teach, urlstate
+from . import access, arch_io, final, history, replay, steer, teach, urlstate
 from .delete import delete_button
 from .registry import run_label
 from .sidebar import ray_address

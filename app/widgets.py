@@ -7,9 +7,7 @@ import streamlit as st
 
 from enas.runs.store import StoreError
 from enas.space import Architecture
-from enas.teach import draw
-
-from . import charts
+from enas.teach import charts, draw
 
 CHARTS_EVERY = 6.0   # seconds between redraws of a live run's curves and policy
 

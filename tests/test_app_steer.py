@@ -5,8 +5,9 @@ import time
 from conftest import wait
 from test_app import button, configure, new_app, registry_of
 
-from app import charts, steer
+from app import steer
 from app.views import search_curves
+from enas.teach import charts
 
 
 def test_the_live_tab_bans_an_op_changes_a_setting_and_steps_once(runs):

@@ -13,7 +13,8 @@ sys.path.insert(0, str(ROOT))
 from conftest import tiny_config  # noqa: E402
 from test_demos import open_app as demos_app  # noqa: E402
 
-from app import charts, urlstate  # noqa: E402
+from app import urlstate  # noqa: E402
+from enas.teach import charts  # noqa: E402
 from app import replay as app_replay  # noqa: E402
 from enas.engine.search import Engine  # noqa: E402
 from enas.runs.store import RunStore  # noqa: E402
