@@ -14,6 +14,8 @@ Jobs, each a subprocess (`bench_quality.py --job NAME`), two at once, one torch 
 
 Every finished step is `<state>/done/<job>.<step>.json`; runs live in `<state>/runs` and resume from their last
 checkpoint, the reference from its cache file. Stop it any time (Ctrl-C, kill): the same command resumes. The
+small files (`done/`, `data-cache/`, `plan.json`, `sessions.jsonl`) are committed, so that a new checkout resumes
+too; `runs/` is not: a run whose folder is gone while a step still needs it is searched again (`lost`). The
 table is printed and saved with the machine, the command and CPU times (benchmarks/results/quality-laptop.json).
 
     nohup python benchmarks/bench_quality.py > quality.log 2>&1 &   # start, or resume
@@ -110,6 +112,20 @@ def ready(job: dict, state: Path) -> list:
     """The steps of `job` not done whose inputs are."""
     return [s for s in STEPS[job["kind"]] if not done_path(state, job["name"], s).is_file()
             and all(done_path(state, *n).is_file() for n in needs(job, s))]
+
+
+def lost(job: dict, state: Path) -> bool:
+    """A run whose search is done but whose folder (its shared weights) is gone while a step still needs it: the
+    state's small files (done steps, the reference cache) are kept in git across sessions, the runs are not."""
+    return (job["kind"] == "run" and done_path(state, job["name"], "search").is_file()
+            and not all(done_path(state, job["name"], s).is_file() for s in ("derive", "refcheck"))
+            and not any((state / "runs" / job["name"]).glob("ckpt-*.pt")))
+
+
+def forget(job: dict, state: Path):
+    """Start a lost run again: its search, derive and retrain are redone together, so that they measure one run."""
+    for step in ("search", "derive", "retrain"):
+        done_path(state, job["name"], step).unlink(missing_ok=True)
 
 
 def stale(jobs: list, state: Path) -> list:
@@ -526,6 +542,10 @@ def main(argv=None) -> int:
     on_term = signal.signal(signal.SIGTERM, signal.default_int_handler)   # kill: stop the jobs as Ctrl-C does
     command = shlex.join(["python", os.path.relpath(__file__), *(argv if argv is not None else sys.argv[1:])])
     write_json(state / "plan.json", jobs)
+    for job in (j for j in jobs if lost(j, state)):
+        print(f"{job['name']}: its run folder is gone (a new checkout?) and a step still needs it: searched again",
+              flush=True)
+        forget(job, state)
     todo = sum(bool(ready(j, state)) for j in jobs)
     print(f"{len(jobs)} jobs, {args.jobs} at once, 1 torch thread each; state {state}; "
           + (f"{todo} with steps to run" if todo else "nothing to run: every step is done or waits"), flush=True)

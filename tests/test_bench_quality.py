@@ -1,6 +1,7 @@
 """benchmarks/bench_quality.py end to end on its tiny protocol: real jobs in subprocesses, real files; a rerun
 trains nothing, and a state with one done step removed re-runs that job alone."""
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -83,3 +84,14 @@ def test_the_tiny_protocol_end_to_end_then_resumed_from_its_files(tmp_path):
     assert "trained now" not in (state / "logs" / "reference.log").read_text().split("--- reference.build")[-1]
     assert table(third) == table(first)
     assert len((state / "sessions.jsonl").read_text().splitlines()) == 2   # the sessions that ran something
+
+    # a new checkout: the committed small files are there, a run's folder is not, and its refcheck still needs it
+    shutil.rmtree(state / "runs" / "laptop-enas-s0")
+    (state / "done" / "laptop-enas-s0.refcheck.json").unlink()
+    fourth = bench(tmp_path)
+    assert "laptop-enas-s0: its run folder is gone" in fourth and set(started(fourth)) == {"laptop-enas-s0"}
+    after = files(state)
+    assert {k for k in after if after[k] != before[k]} == {"done/reference.build.json"} | {
+        f"done/laptop-enas-s0.{s}.json" for s in RUN_STEPS}
+    shutil.rmtree(state / "runs" / "laptop-random-s0")   # nothing needs this one's folder any more: not redone
+    assert started(bench(tmp_path)) == []
