@@ -75,7 +75,8 @@ class Registry:
         self._lock = threading.RLock()
         self._entries: collections.OrderedDict = collections.OrderedDict()
         self.recorded: dict = {}         # name -> runs folder of a read-only run rebuilt from a recording
-        self._executors: dict = {}       # Ray cluster address -> its RayExecutor
+        self._executors: dict = {}       # (Ray cluster address, GPUs per run) -> its RayExecutor
+        self._gpus: dict = {}            # run name -> the GPUs per run it was started with on Ray (its Resume's)
         self._owners: dict = {}          # run name -> the owner token of the browser session that started it
 
     def add_recording(self, name: str, runs_dir) -> None:
@@ -85,14 +86,15 @@ class Registry:
 
     # --- starting work ---------------------------------------------------------------------------
     def start(self, config: Config, name: str | None = None, phases=("search",), ray: str | None = None,
-              owner: str | None = None) -> str:
+              owner: str | None = None, gpus=None) -> str:
         """Create a run and start searching it in a background thread, or as an actor on the Ray cluster at
-        `ray`, recorded as `owner`'s (`app.access.me`; None: the teacher's); returns its name. A dataset that
-        cannot be loaded (`check_dataset`) raises DataError and creates no run, and so does a cluster that cannot
-        be used (ExecutorError). Threads auto becomes a number here,
-        stored with the run (the CLI does the same: one seed, one result)."""
+        `ray` (asking for `gpus` GPUs per run on a GPU cluster: `ray_gpus`), recorded as `owner`'s
+        (`app.access.me`; None: the teacher's); returns its name. A dataset that cannot be loaded
+        (`check_dataset`) raises DataError and creates no run, and so does a cluster that cannot be used
+        (ExecutorError). Threads auto becomes a number here, stored with the run (the CLI does the same: one
+        seed, one result)."""
         check_dataset(config)
-        executor = self._ray(ray)
+        executor = self._ray(ray, gpus)
         config = config.replace(threads=executor.threads(config) if executor is not None
                                 else resolve_threads(config.threads))
         if executor is not None:
@@ -104,16 +106,17 @@ class Registry:
             if owner is not None:
                 self._owners[entry.name] = owner
             if executor is not None:
+                self._gpus[entry.name] = executor.gpus
                 self._follow_job(entry, executor.start(store, phases))
             else:
                 self._launch(entry, tuple(phases), job="search")
         return entry.name
 
-    def resume(self, name: str, ray: str | None = None, phases=("search",)) -> None:
+    def resume(self, name: str, ray: str | None = None, phases=("search",), gpus=None) -> None:
         """Continue an interrupted, stopped or failed run from its newest checkpoint with the `phases` it has not
-        completed, here or as an actor on the Ray cluster at `ray`."""
+        completed, here or as an actor on the Ray cluster at `ray` (`gpus`: else what it was started with)."""
         from enas.scale.executor import remaining_phases
-        executor = self._ray(ray)
+        executor = self._ray(ray, gpus if gpus is not None else self._gpus.get(name))
         with self._lock:
             entry = self._idle_entry(name)
             todo = remaining_phases(entry.store, phases)
@@ -126,15 +129,17 @@ class Registry:
             else:
                 self._launch(entry, todo, job="search", resume=True)
 
-    def _ray(self, address: str | None):
-        """The RayExecutor of `address` (one per address, kept), or None for this process."""
+    def _ray(self, address: str | None, gpus=None):
+        """The RayExecutor of `address` asking for `gpus` GPUs per run (`ray_gpus`; one per pair, kept), or None
+        for this process."""
         if not address:
             return None
-        from enas.scale.ray_executor import RayExecutor
+        from enas.scale.ray_executor import RayExecutor, ray_gpus
+        key = (address, ray_gpus(gpus))
         with self._lock:
-            if address not in self._executors:
-                self._executors[address] = RayExecutor(address)
-            return self._executors[address]
+            if key not in self._executors:
+                self._executors[key] = RayExecutor(address, gpus=key[1])
+            return self._executors[key]
 
     @staticmethod
     def _follow_job(entry: Entry, job):

@@ -12,6 +12,7 @@ from enas.data.check import FOLDER_PROMPT, check_dataset
 from enas.data.load import DataError
 from enas.hardware import auto_threads, threads_text, usable_cpus
 from enas.runs.store import StoreError, check_name
+from enas.scale.ray_executor import ExecutorError, ray_gpus
 from enas.space import space_size
 
 from . import access, teach, urlstate
@@ -111,7 +112,7 @@ def render(registry):
         return
     if "cfg_preset" not in ss:
         _restore()
-    values, holes = {}, {}
+    values, holes, gpus_error = {}, {}, None
     with st.sidebar:
         st.header("New search")
         for warning in ss.get("url_warnings", []):
@@ -145,6 +146,16 @@ def render(registry):
                                   placeholder="empty: run here", help="empty: run in this app's process; auto or "
                                   "ray://HOST:10001: run as an actor on that Ray cluster, which queues runs it "
                                   "cannot place yet (README, 'Many machines')")
+                    gpus = st.text_input("GPUs per run", os.environ.get("ENAS_RAY_GPUS", "").strip() or "1",
+                                         key="cfg_ray_gpus", disabled=access.role() == "student",
+                                         help="on a Ray cluster with GPUs: the GPUs each run asks for; a fraction "
+                                         "packs runs on one GPU (0.25: 4 on each GPU); default ENAS_RAY_GPUS, "
+                                         "else 1")
+                    try:
+                        ray_gpus(gpus)
+                    except ExecutorError as e:
+                        gpus_error = str(e)
+                        st.error(gpus_error, icon=":material/error:")
         run_name = st.text_input("run name", key="cfg_name", placeholder="automatic",
                                  help="letters, digits, '.', '_' or '-'; empty: a fresh timestamped name")
         name_hole = st.empty()
@@ -179,7 +190,7 @@ def render(registry):
                 if field in holes:   # the field may sit in a closed expander: say where
                     holes["dataset"].caption(f"{field} does not fit this data: see the message under it, in "
                                              f"*{dict(GROUPS).get(SPECS[field].group, 'the settings')}*")
-        ok = config is not None and name_error is None and data_error is None
+        ok = config is not None and name_error is None and data_error is None and gpus_error is None
         cannot = access.start_refusal(registry)
         if cannot:
             st.caption(cannot)
@@ -231,11 +242,16 @@ def ray_address() -> str | None:
     return (st.session_state.get("cfg_ray") or "").strip() or None
 
 
+def ray_gpus_chosen() -> str | None:
+    """The GPUs per run chosen in Run settings, or None: ENAS_RAY_GPUS, else 1 (a student's always)."""
+    return None if access.role() == "student" else (st.session_state.get("cfg_ray_gpus") or "").strip() or None
+
+
 def _start(registry, config: Config, name, phases, compare=None) -> str | None:
     """Start a run owned by this session (`access.me`; the Start buttons are disabled while `access` refuses, which
     Streamlit enforces on the server); its name, or None after a message."""
     try:
-        run = registry.start(config, name, phases, ray_address(), owner=access.me())
+        run = registry.start(config, name, phases, ray_address(), owner=access.me(), gpus=ray_gpus_chosen())
     except (StoreError, DataError, OSError) as e:
         st.sidebar.error(f"could not start: {e}", icon=":material/error:")
         return None

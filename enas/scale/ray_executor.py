@@ -6,6 +6,7 @@ an actor whose process died, and it resumes. An actor imports the engine as it s
 """
 from __future__ import annotations
 
+import math
 import os
 import socket
 import sqlite3
@@ -28,6 +29,7 @@ from enas.scale.executor import (
 HEARTBEAT_S = 5.0    # an actor's heartbeat and ownership check; a queued run's heartbeat from its launcher
 RESTARTS = 2         # times Ray restarts an actor whose process died; each restart resumes from the checkpoint
 EXTRA = "pip install -e '.[ray]'"
+MIN_GPUS = 0.0001    # the finest fraction of a resource Ray accounts
 _connected = {"address": None}   # the cluster this process joined (Ray allows one per process)
 
 
@@ -43,6 +45,24 @@ def import_ray():
     return ray
 
 
+def ray_gpus(value=None) -> float:
+    """The GPUs each Ray run asks for on a GPU cluster: `value` (--ray-gpus, the app's field: a number or its
+    text; empty or None: not given), else ENAS_RAY_GPUS, else 1. A fraction in (0, 1] shares one GPU between runs
+    (0.25: four on each GPU); above 1, whole numbers only (as Ray takes them). Whole values come back as ints."""
+    if value is None or isinstance(value, str) and not value.strip():
+        value = os.environ.get("ENAS_RAY_GPUS", "").strip() or 1
+    try:
+        gpus = float(value.strip() if isinstance(value, str) else value)
+    except (TypeError, ValueError):
+        gpus = math.nan
+    if not (MIN_GPUS <= gpus <= 1 or 1 < gpus < math.inf and gpus.is_integer()):
+        shown = value.strip() if isinstance(value, str) and not math.isnan(gpus) else repr(value)
+        raise ExecutorError(f"GPUs per Ray run (--ray-gpus or ENAS_RAY_GPUS): {shown} is not allowed; use a "
+                            f"fraction of a GPU from {MIN_GPUS:g} to 1 (e.g. 0.25: 4 runs on each GPU) or a whole "
+                            "number, 1 or more")
+    return int(gpus) if gpus.is_integer() else gpus
+
+
 def ray_address(explicit: str | None = None) -> str | None:
     """The Ray cluster to run on: `explicit`, else ENAS_RAY_ADDRESS; None when neither names one (this process)."""
     text = explicit if explicit is not None else os.environ.get("ENAS_RAY_ADDRESS", "")
@@ -51,12 +71,13 @@ def ray_address(explicit: str | None = None) -> str | None:
 
 class RayExecutor(Executor):
     """Runs each run as a Ray actor on the cluster at `address` (auto, ray://HOST:10001, or local: a new one on
-    this machine), asking for one GPU (device cuda, or auto on a cluster with GPUs) or else `cpus` CPUs
-    (default ENAS_RAY_CPUS, else the run's `threads` field, else 1). A run's torch threads are its `threads`
-    field; auto (0) becomes the CPUs it asks for (1 with a GPU), recorded in the run as it starts. Ray queues
-    what the cluster cannot place yet; the run shows as queued."""
+    this machine), asking for `gpus` GPUs and 1 CPU (device cuda, or auto on a cluster with GPUs; `ray_gpus`:
+    default ENAS_RAY_GPUS, else 1; 0.25 packs 4 runs on each GPU) or else `cpus` CPUs (default ENAS_RAY_CPUS,
+    else the run's `threads` field, else 1). A run's torch threads are its `threads` field; auto (0) becomes the
+    CPUs it asks for (1 with a GPU), recorded in the run as it starts. Ray queues what the cluster cannot place
+    yet; the run shows as queued."""
 
-    def __init__(self, address: str, cpus: int | None = None):
+    def __init__(self, address: str, cpus: int | None = None, gpus: float | str | None = None):
         self.ray = import_ray()
         text = os.environ.get("ENAS_RAY_CPUS", "").strip()
         self.cpus = cpus if cpus is not None else (int(text) if text.isdigit() else 0) if text else None
@@ -64,13 +85,16 @@ class RayExecutor(Executor):
             given = cpus if cpus is not None else repr(text)
             raise ExecutorError(f"CPUs per Ray run (--ray-cpus or ENAS_RAY_CPUS): {given} is not allowed; use a whole "
                                 "number, 1 or more")
+        self.gpus = ray_gpus(gpus)
         connect(self.ray, address)
         self._checked: set = set()
         self._ready: dict = {}   # actors made by `prepare`, by their resources
 
     def resources(self, config) -> dict:
         gpu = config.device == "cuda" or config.device == "auto" and self.ray.cluster_resources().get("GPU", 0) > 0
-        return {"num_cpus": 1, "num_gpus": 1} if gpu else {"num_cpus": self.cpus or config.threads or 1, "num_gpus": 0}
+        if gpu:   # one CPU beside its share of a GPU (`ray_gpus`: 0.25 packs 4 runs on each GPU)
+            return {"num_cpus": 1, "num_gpus": self.gpus}
+        return {"num_cpus": self.cpus or config.threads or 1, "num_gpus": 0}
 
     def threads(self, config) -> int:
         """The torch threads a run of `config` trains with on the cluster: its `threads` field, or for auto (0)
@@ -140,7 +164,7 @@ class RayExecutor(Executor):
         if not config.threads:   # auto: the number it becomes is recorded, as the engine does in this process
             store.set_meta(config=config.replace(threads=self.threads(config)).to_dict())
         total = self.ray.cluster_resources()
-        need = f"{options['num_gpus']} GPU" if options["num_gpus"] else f"{options['num_cpus']} CPU(s)"
+        need = f"{options['num_gpus']:g} GPU" if options["num_gpus"] else f"{options['num_cpus']} CPU(s)"
         token = uuid.uuid4().hex
         announce(store, "queued", f"queued: waiting for the Ray cluster to free {need} (it has "
                  f"{total.get('CPU', 0):g} CPUs, {total.get('GPU', 0):g} GPUs)",
