@@ -41,7 +41,7 @@ def final_view(registry, entry, ticking: bool):
     xs, ys = live.series("derive.val_acc")["derive.val_acc"]
     ranking = live.ranking()
     if xs:
-        plot("derive", lambda: derive_chart(xs, ys, ranking), ticking, (entry.name, live.best))
+        plot("derive", lambda: charts.derive_chart(xs, ys, ranking), ticking, (entry.name, live.best))
     if ranking:
         st.markdown(f"**Best derived child:** `{live.best}`")
         picture(Architecture.parse(live.best), c.ops)
@@ -54,14 +54,6 @@ def final_view(registry, entry, ticking: bool):
     quality.rank_view(registry, entry, ticking, not busy and has_ckpt and not refused)
     final_charts(live, entry.name, ticking)
     result_view(entry)
-
-
-def derive_chart(xs, ys, ranking: list):
-    """Derive's scatter, its dashed line labelled with the best child's architecture."""
-    fig = charts.derive_scatter(xs, ys, ranking[0]["val_acc"] if ranking else None)
-    if ranking:
-        fig.update_annotations(text=f"best: {ranking[0]['arch']}")
-    return fig
 
 
 # --- the forms: plain widgets and a button ------------------------------------------------------------
@@ -98,16 +90,12 @@ def derive_form(registry, entry):
             st.rerun(scope="app")
 
 
-def training_label(k: int, t: dict) -> str:
-    return f"#{k + 1} {t['mode']} {t['epochs']} ep. · {t['arch']}"
-
-
 def final_charts(live, name: str, ticking: bool):
     """The final trainings' curves: one line per training, those picked (the newest by default)."""
     trainings = [t for t in live.trainings() if t["series"]]
     if not trainings:
         return
-    labels = [training_label(k, t) for k, t in enumerate(trainings)]
+    labels = [charts.training_label(k, t) for k, t in enumerate(trainings)]
     chosen = labels[-1:]
     if len(trainings) > 1:
         # a fresh choice when a training is added, so that the newest is drawn
@@ -118,19 +106,8 @@ def final_charts(live, name: str, ticking: bool):
     cols = st.columns(len(charts.FINAL_CHARTS))
     for k, (title, xtitle, lines) in enumerate(charts.FINAL_CHARTS):
         with cols[k]:
-            plot(f"final_{k}", functools.partial(final_chart, title, xtitle, lines, runs), ticking,
+            plot(f"final_{k}", functools.partial(charts.final_chart, title, xtitle, lines, runs), ticking,
                  (name, *chosen))
-
-
-def final_chart(title: str, xtitle: str, lines, runs):
-    """A final-training chart; its legend names the training of each line, with the architecture from that
-    training's own events (`training_label`), one training drawn or several."""
-    fig = charts.curves(title, xtitle, lines, runs)
-    if len(runs) == 1:
-        for trace, (_, line) in zip(fig.data, lines):
-            trace.name = runs[0][0] if len(lines) == 1 else f"{line} · {runs[0][0]}"
-        fig.update_layout(showlegend=True)
-    return fig
 
 
 def train_form(registry, entry):

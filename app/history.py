@@ -10,6 +10,7 @@ import io
 
 import streamlit as st
 
+from enas.runs import export
 from enas.space import Architecture
 from enas.teach import charts, draw
 
@@ -76,11 +77,25 @@ def history_view(entry, ticking: bool):
     arch_card(entry, Architecture.parse(h["arch"]), reference(live, history, pos, entry.name), h)
     urlstate.publish()   # the sample and the reference, changed in this fragment
     teach.explain("history", "About this history")
-    st.download_button("All samples (CSV)", functools.partial(samples_csv, entry.store), f"{entry.name}-samples.csv",
-                       "text/csv", key="dl_samples", icon=":material/download:",
-                       help="every sampled architecture with its epoch, step and reward, read from the run folder")
+    row = st.container(horizontal=True)
+    row.download_button("All samples (CSV)", functools.partial(samples_csv, entry.store), f"{entry.name}-samples.csv",
+                        "text/csv", key="dl_samples", icon=":material/download:",
+                        help="every sampled architecture with its epoch, step and reward, read from the run folder")
+    for fmt, mime in (("CSV", "text/csv"), ("Parquet", "application/vnd.apache.parquet")):
+        name = f"{entry.name}-events.{fmt.lower()}"
+        row.download_button(f"Every event of this run, whole run ({fmt})", functools.partial(events_file, entry.store,
+                            name), name, mime, key=f"dl_events_{fmt.lower()}", icon=":material/download:",
+                            help="every event of the run folder, one row each (steps, samples, epochs, policies, "
+                            "derive, final training, steering), epochs from 1; the whole run, also while a replay "
+                            "shows an earlier moment")
     slides.slides_buttons(entry.store, entry.name)
     unique_table(live)
+
+
+def events_file(store, name: str) -> bytes:
+    """Every event of the run store as file `name`, CSV or Parquet by its suffix (made when the download is clicked):
+    the whole run, whatever moment a replay shows; epochs from 1 (`enas.runs.export`)."""
+    return export.events_bytes(store.events(), name)
 
 
 def samples_csv(store) -> str:

@@ -248,15 +248,7 @@ def curves_view(registry, entry, ticking: bool):
         if k % 2 == 0:
             cols = st.columns(2)
         with cols[k % 2]:
-            plot(f"curve_{k}", functools.partial(search_curves, k, runs, marks), ticking, signature)
-
-
-def search_curves(k: int, runs, interventions=()):
-    """Search chart k of the runs [(label, their LiveRun's `series`)], the first run's steering changes marked."""
-    title, xtitle, lines = charts.SEARCH_CHARTS[k]
-    names = [name for name, _ in lines]
-    fig = charts.curves(title, xtitle, lines, [(label, series(*names)) for label, series in runs])
-    return charts.mark_interventions(fig, interventions, xtitle)
+            plot(f"curve_{k}", functools.partial(charts.search_chart, k, runs, marks), ticking, signature)
 
 
 def policy_view(entry, ticking: bool):

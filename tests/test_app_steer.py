@@ -6,7 +6,6 @@ from conftest import wait
 from test_app import button, configure, new_app, registry_of
 
 from app import steer
-from app.views import search_curves
 from enas.teach import charts
 
 
@@ -52,7 +51,7 @@ def test_the_live_tab_bans_an_op_changes_a_setting_and_steps_once(runs):
     assert entry.live.progress()["step"] in (step, step + 1)
     # the interventions are marked on the curves: one rule per change, on the child-step axis at its step
     marks = entry.live.interventions()
-    fig = search_curves(0, [("run", entry.live.series)], marks)
+    fig = charts.search_chart(0, [("run", entry.live.series)], marks)
     assert [s.x0 for s in fig.layout.shapes] == [m["step"] for m in marks]
     assert charts.MARK_AXIS["controller step"] == "ctrl_step"
     registry_of(runs).stop(name)

@@ -15,6 +15,7 @@ MAY_IMPORT = {
     "scale": {"core", "data", "quality", "runs", "engine"},
     "teach": {"core", "data", "quality", "runs", "engine"},
     "cli": {"core", "data", "quality", "runs", "engine", "scale", "teach"},
+    "api": {"core", "data", "quality", "runs", "engine", "scale", "teach", "cli"},
 }
 
 

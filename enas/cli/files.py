@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from enas.config import ConfigError
 from enas.formats import export, parse_any
 from enas.runs.listing import delete_run
 from enas.runs.store import RunStore, StoreError, check_name, write_text_atomic
@@ -60,13 +61,34 @@ def cmd_record(args, runs_dir) -> int:
 
 
 def cmd_export(args, runs_dir) -> int:
-    arch, config, classes = export_source(args.what, runs_dir, args.ids)
-    text = export(arch, args.to, args.ids, config, classes)
+    if args.events is not None:
+        return export_events(args, runs_dir)
+    if args.to is None:
+        raise ConfigError("export needs --to FORMAT (a child or an architecture) or --events FILE (a run's events)")
+    ids = args.ids or "enas"
+    arch, config, classes = export_source(args.what, runs_dir, ids)
+    text = export(arch, args.to, ids, config, classes)
     if args.output:
         write_text_atomic(args.output, text)
         print(f"wrote {arch} as {args.to} to {args.output}")
     else:
         sys.stdout.write(text)
+    return 0
+
+
+def export_events(args, runs_dir) -> int:
+    """`export RUN --events FILE`: every event of the run as CSV or Parquet (by FILE's suffix), written atomically."""
+    from enas.runs.export import write_events   # pandas: imported only here
+    extra = [flag for flag, value in (("--to", args.to), ("--ids", args.ids), ("-o", args.output)) if value]
+    if extra:
+        raise ConfigError(f"--events writes the events of run {args.what!r}, not a child: drop {', '.join(extra)} "
+                          "(export the child with a second command)")
+    store = RunStore.open(runs_dir, args.what)
+    try:
+        rows = write_events(store.events(), args.events)
+    finally:
+        store.close()
+    print(f"wrote {rows} events of run {store.name} to {args.events}")
     return 0
 
 

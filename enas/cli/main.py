@@ -19,6 +19,7 @@ from enas.cli.files import (
     read_arch,
 )
 from enas.cli.steer import add_steer_parser, cmd_steer
+from enas.cli.tensorboard import cmd_tensorboard
 from enas.config import PRESETS, SPECS, Config, ConfigError
 from enas.formats import FORMATS, IDS
 from enas.hardware import resolve_threads, threads_text
@@ -107,12 +108,15 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--note", default="", help="how the run was made (shown with the recording)")
 
     ex = sub.add_parser("export", help="write a run's child (the trained one, else the derived best) or any "
-                                       "architecture as the one-line form, JSON, ENAS fixed_arc, NNI JSON or PyTorch")
+                                       "architecture as the one-line form, JSON, ENAS fixed_arc, NNI JSON or "
+                                       "PyTorch; or, with --events, every event of a run as CSV or Parquet")
     ex.add_argument("what", help="a run name, or an architecture in any format (one-line, JSON, fixed_arc, NNI JSON) "
                                  "or a file of one")
-    ex.add_argument("--to", choices=FORMATS, required=True, help="pytorch: a standalone .py file that defines the "
-                                                                 "network and loads the run's final.pt")
-    ex.add_argument("--ids", choices=IDS, default="enas", help="op ids of fixed_arc and NNI: enas (0 conv3x3, 1 "
+    ex.add_argument("--to", choices=FORMATS, help="pytorch: a standalone .py file that defines the network and loads "
+                                                  "the run's final.pt (required, unless --events)")
+    ex.add_argument("--events", metavar="FILE", help="instead: every event of run WHAT, one row each (epochs from 1, "
+                                                     "as the app shows them), to FILE.csv or FILE.parquet")
+    ex.add_argument("--ids", choices=IDS, help="op ids of fixed_arc and NNI: enas (0 conv3x3, 1 "
                     "sep-conv3x3, 2 conv5x5, 3 sep-conv5x5, 4 avg pool, 5 max pool; default) or project (the index "
                     "in conv1x1 conv3x3 conv5x5 maxpool3x3 avgpool3x3)")
     ex.add_argument("-o", "--output", metavar="FILE", help="write to FILE (atomically) instead of printing")
@@ -130,6 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
     dl.add_argument("run")
     dl.add_argument("--yes", action="store_true", help="delete without asking for confirmation")
 
+    tb = sub.add_parser("tensorboard", help="write a run's curves, sampled architectures and configuration as a "
+                                            "TensorBoard log in DIR/RUN (needs the [tensorboard] extra)")
+    tb.add_argument("run")
+    tb.add_argument("--logdir", metavar="DIR", required=True, help="the log folder; the run's log goes to DIR/RUN")
+
     add_steer_parser(sub)
     sub.add_parser("list", help="list the runs")
     return p
@@ -146,14 +155,18 @@ def add_ray_flags(parser):
     parser.add_argument("--ray", metavar="ADDRESS", help="run as Ray actors on the cluster at ADDRESS (auto, "
                         "ray://HOST:10001, or local: a new one here; default ENAS_RAY_ADDRESS, else this process)")
     parser.add_argument("--ray-cpus", type=int, metavar="N", help="CPUs each Ray run asks for on a CPU (default "
-                        "ENAS_RAY_CPUS, else --threads, else 1; threads auto becomes this; a cuda run asks for 1 GPU)")
+                        "ENAS_RAY_CPUS, else --threads, else 1; threads auto becomes this; a GPU run asks for 1 CPU)")
+    parser.add_argument("--ray-gpus", metavar="X", help="GPUs each Ray run asks for on a GPU cluster, e.g. 0.25 packs "
+                        "4 runs on each GPU; default ENAS_RAY_GPUS, else 1 (a fraction in (0, 1], or a whole number)")
 
 
 def ray_executor(args):
     """The RayExecutor that --ray (or ENAS_RAY_ADDRESS) names, or None: run in this process."""
-    from enas.scale.ray_executor import RayExecutor, ray_address
-    address = ray_address(getattr(args, "ray", None))
-    return RayExecutor(address, getattr(args, "ray_cpus", None)) if address else None
+    from enas.scale.ray_executor import RayExecutor, ray_address, ray_gpus
+    address, gpus = ray_address(getattr(args, "ray", None)), getattr(args, "ray_gpus", None)
+    if gpus is not None:   # a bad value is an error with or without a cluster to run on
+        ray_gpus(gpus)
+    return RayExecutor(address, getattr(args, "ray_cpus", None), gpus) if address else None
 
 
 def parse_seeds(text: str) -> list:
@@ -169,9 +182,10 @@ def parse_seeds(text: str) -> list:
     return seeds
 
 
-def progress_listener():
-    """A listener that draws tqdm progress bars for the engine's events."""
-    from tqdm import tqdm
+def progress_listener(tqdm=None):
+    """A listener that draws progress bars of the `tqdm` class (default: the terminal's) for the engine's events."""
+    if tqdm is None:
+        from tqdm import tqdm
     state = {"bar": None, "key": None}
 
     def bar(key, total, desc):
@@ -307,16 +321,15 @@ def cmd_sweep(args, runs_dir) -> int:
 
 
 def cmd_phase(args, runs_dir, phase) -> int:
+    from enas.engine.children import check_derive, check_final
     from enas.engine.search import Engine
-    from enas.quality.rankcheck import check_recheck, plan, rank_check
+    from enas.quality.rankcheck import plan, rank_check
     store = RunStore.open(runs_dir, args.run)
     if store.status() in ("running", "paused"):
         raise StoreError(f"run {args.run!r} is still running in another process")
     engine = Engine(store.config(), store, [progress_listener()])
     if phase == "derive":
-        if args.samples is not None and args.samples < 1:
-            raise ConfigError(f"--samples {args.samples}: must be at least 1")
-        check_recheck(args.recheck, args.recheck_epochs)  # refuse before the run is touched
+        check_derive(args.samples, args.recheck, args.recheck_epochs)  # refuse before the run is touched
         phase = lambda: engine.derive(args.samples, args.recheck, args.recheck_epochs)  # noqa: E731
     elif phase == "rankcheck" and args.reference is not None:
         from enas.data.splits import data_root
@@ -334,11 +347,7 @@ def cmd_phase(args, runs_dir, phase) -> int:
         phase = lambda: print_rank_check(rank_check(engine, k, args.epochs, ray))  # noqa: E731
     else:
         arch = read_arch(args.arch) if args.arch else None
-        mode = args.mode or engine.config.final_mode
-        least = 1 if mode == "scratch" else 0
-        if args.epochs is not None and args.epochs < least:
-            raise ConfigError(f"--epochs {args.epochs}: must be at least {least} with mode {mode} (0 epochs of "
-                              "finetune evaluates the inherited child)")
+        check_final(args.mode or engine.config.final_mode, args.epochs)
         phase = lambda: engine.train_final(arch, args.mode, args.epochs)  # noqa: E731
     return 0 if engine.run((phase,)) == "finished" else 1
 
@@ -423,7 +432,8 @@ def print_reference_check(result: dict):
 
 
 COMMANDS = {"search": cmd_search, "race": cmd_race, "sweep": cmd_sweep, "show": cmd_show, "record": cmd_record,
-            "export": cmd_export, "slides": cmd_slides, "delete": cmd_delete, "steer": cmd_steer}
+            "export": cmd_export, "slides": cmd_slides, "delete": cmd_delete, "steer": cmd_steer,
+            "tensorboard": cmd_tensorboard}
 
 
 def main(argv=None) -> int:

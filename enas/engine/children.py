@@ -13,9 +13,10 @@ from collections import Counter
 
 import torch
 
+from enas.config import ConfigError
 from enas.data.device import DeviceData
-from enas.steering import steering_now
 from enas.model import ChildNet, calibrate_bn
+from enas.steering import steering_now
 from enas.quality.rankcheck import check_recheck, recheck_top
 from enas.runs.store import StoreError, save_atomic
 from enas.seeds import stream, stream_seed
@@ -41,6 +42,24 @@ def cosine_lr(t: float, total: float, lr_max: float, lr_min: float, first_cycle:
         t -= cycle
         cycle *= mult
     return lr_min + 0.5 * (lr_max - lr_min) * (1 + math.cos(math.pi * min(t / cycle, 1.0)))
+
+
+def check_derive(samples: int | None, recheck: int = 0, recheck_epochs: int = 1):
+    """Refuse a derive that cannot run, before the run is touched (the CLI and the Python API alike)."""
+    if samples is not None and samples < 1:
+        raise ConfigError(f"--samples {samples}: must be at least 1")
+    check_recheck(recheck, recheck_epochs)
+
+
+def check_final(mode: str, epochs: int | None):
+    """Refuse a final training that cannot run, before the run is touched: scratch needs 1 epoch or more
+    (finetune with 0 epochs evaluates the inherited child)."""
+    if mode not in ("finetune", "scratch"):
+        raise ConfigError(f"--mode {mode}: use finetune or scratch")
+    least = 1 if mode == "scratch" else 0
+    if epochs is not None and epochs < least:
+        raise ConfigError(f"--epochs {epochs}: must be at least {least} with mode {mode} (0 epochs of "
+                          "finetune evaluates the inherited child)")
 
 
 @torch.inference_mode()

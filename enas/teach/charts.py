@@ -110,6 +110,15 @@ def curves(title: str, xtitle: str, lines, runs) -> go.Figure:
     return _layout(fig, title, xtitle, columns=3 if title in FINAL_TITLES else 2)
 
 
+def search_chart(k: int, runs, interventions=()) -> go.Figure:
+    """Search chart k (SEARCH_CHARTS) of the runs [(label, their LiveRun's `series`)], the first run's steering
+    changes marked."""
+    title, xtitle, lines = SEARCH_CHARTS[k]
+    names = [name for name, _ in lines]
+    fig = curves(title, xtitle, lines, [(label, series(*names)) for label, series in runs])
+    return mark_interventions(fig, interventions, xtitle)
+
+
 def reward_scatter(history: list, selected: int | None) -> go.Figure:
     """Every sampled architecture's reward by sample number; a point's customdata is its sample number."""
     fig = go.Figure(go.Scatter(
@@ -174,6 +183,30 @@ def derive_scatter(xs, ys, best_acc=None) -> go.Figure:
         fig.add_hline(y=best_acc, line_dash="dash", line_color="#e31a1c", annotation_text="best")
     return _layout(fig, "Derive: whole-split validation accuracy, shared weights, BN recalibrated", "child",
                    height=260, columns=1)
+
+
+def derive_chart(xs, ys, ranking: list) -> go.Figure:
+    """Derive's scatter, its dashed line labelled with the best child's architecture."""
+    fig = derive_scatter(xs, ys, ranking[0]["val_acc"] if ranking else None)
+    if ranking:
+        fig.update_annotations(text=f"best: {ranking[0]['arch']}")
+    return fig
+
+
+def training_label(k: int, t: dict) -> str:
+    """Final training k (0-based, LiveRun.trainings) as its legend names it."""
+    return f"#{k + 1} {t['mode']} {t['epochs']} ep. · {t['arch']}"
+
+
+def final_chart(title: str, xtitle: str, lines, runs) -> go.Figure:
+    """A final-training chart (FINAL_CHARTS); its legend names the training of each line (runs are (label,
+    series) of each training), one training drawn or several."""
+    fig = curves(title, xtitle, lines, runs)
+    if len(runs) == 1:
+        for trace, (_, line) in zip(fig.data, lines):
+            trace.name = runs[0][0] if len(lines) == 1 else f"{line} · {runs[0][0]}"
+        fig.update_layout(showlegend=True)
+    return fig
 
 
 def rank_scatter(rows: list, tau: float, interval, selected: str | None = None) -> go.Figure:
