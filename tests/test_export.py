@@ -2,6 +2,7 @@
 the app's events downloads): read back, each holds every event and every field of a tiny real run, epochs from 1."""
 import io
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -123,7 +124,7 @@ def test_a_write_that_fails_leaves_no_half_written_file(finished, tmp_path, monk
 
     def fail(fd):
         raise OSError("disk full")
-    monkeypatch.setattr(export.os, "fsync", fail)    # after the data went to the temporary file
+    monkeypatch.setattr(os, "fsync", fail)    # after the data went to the temporary file
     with pytest.raises(OSError, match="disk full"):
         write_events(finished.events(), old)
     assert cli(finished.path.parent, "export", "tiny", "--events", new) == 2

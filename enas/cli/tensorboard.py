@@ -3,11 +3,11 @@ by side (`tensorboard --logdir DIR`). TensorBoard is an optional extra: pip inst
 
 Scalars: every numeric series the app keeps (`enas.runs.live.SERIES`), tagged "<chart title>/<line name>" as the
 app's charts (`enas.teach.charts`) name them, the others "<series>/<field>" ("child/lr"), and the final results'
-validation and test accuracy ("final result/val_acc"). Each scalar's step is the x of the app's chart: the child step (child_step's
-`step`), the controller step (`ctrl_step`), the epoch counted from 1, derive's child number (`step`, from 0), the final
-training's step (`step`); a final training's tags end in ", training K", K counting final trainings from 1, and its
-result's step is K. Per epoch (step: the epoch from 1) the last architecture sampled in it, as an image. The run's
-configuration as text. The scalars' wall times are the events' own.
+validation and test accuracy ("final result/val_acc"). Each scalar's step is the x of the app's chart: the child
+step (child_step's `step`), the controller step (`ctrl_step`), the epoch counted from 1, derive's child number
+(`step`, from 0), the final training's step (`step`); a final training's tags end in ", training K", K counting
+final trainings from 1, and its result's step is K. Per epoch (step: the epoch from 1) the last architecture sampled
+in it, as an image. The run's configuration as text. The scalars' wall times are the events' own.
 """
 from __future__ import annotations
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from pathlib import Path
 
 import pandas as pd
 
 from enas.errors import StoreError
+from enas.runs.store import write_atomic
 
 FIXED = {"id": "int64", "t": "float64", "kind": "string", "epoch": "Int64", "step": "Int64"}
 # a field's column type, by the Python types of its values (anything else: JSON text)
@@ -65,20 +65,10 @@ def events_bytes(events: list, name) -> bytes:
 
 
 def write_events(events: list, path) -> int:
-    """Write every event to `path` as CSV or Parquet (by its suffix), atomically: a temporary file beside it,
-    flushed to disk, then renamed over it; a failure leaves no file behind. Returns the number of rows."""
-    path = Path(path)
+    """Write every event to `path` as CSV or Parquet (by its suffix), atomically (`store.write_atomic`): a
+    failure leaves no file behind. Returns the number of rows."""
     data = events_bytes(events, path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomic(Path(path), lambda f: f.write(data))
     return len(events)
 
 

@@ -298,32 +298,31 @@ def failure(exc: BaseException) -> tuple:
     return f"{type(exc).__name__}: {exc}", "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
 
 
-def write_text_atomic(path: Path, text: str):
-    """Write text to a temporary file beside `path`, flushed to disk, then renamed over it."""
+def write_atomic(path: Path, write):
+    """Call `write(f)` on a temporary binary file beside `path`, flush it to disk, then rename it over `path`: the
+    file is whole or untouched, and a failure leaves no temporary file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def save_atomic(obj, path: Path):
-    """torch.save to a temporary file beside `path`, flushed to disk, then renamed over it."""
-    import torch
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
     try:
         with open(tmp, "wb") as f:
-            torch.save(obj, f)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     finally:
-        if tmp.exists():
-            tmp.unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
+
+
+def write_text_atomic(path: Path, text: str):
+    """Write text (UTF-8) to `path` atomically (`write_atomic`)."""
+    write_atomic(path, lambda f: f.write(text.encode()))
+
+
+def save_atomic(obj, path: Path):
+    """torch.save to `path` atomically (`write_atomic`)."""
+    import torch
+    write_atomic(path, lambda f: torch.save(obj, f))
 
 
 def load_file(path) -> dict:
