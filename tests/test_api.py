@@ -160,3 +160,23 @@ def test_a_run_with_no_sample_yet_has_a_card_without_a_picture(tmp_path):
     RunStore.create(tmp_path, "new", tiny_config())
     html = api.open_run("new", tmp_path)._repr_html_()
     assert "search epochs done</th><td style='text-align:left'>0/2" in html and "<svg" not in html
+
+
+def test_derive_and_train_refuse_what_cannot_run_before_the_run_is_touched(searched):
+    from enas.engine.children import check_derive, check_final
+    runs, run = searched
+    before = run.store.last_id()
+    with pytest.raises(ConfigError, match="--samples 0: must be at least 1"):
+        run.derive(samples=0)
+    with pytest.raises(ConfigError, match="--epochs 0: must be at least 1 with mode scratch"):
+        run.train(mode="scratch", epochs=0)
+    with pytest.raises(ConfigError, match="--mode bogus: use finetune or scratch"):
+        run.train(mode="bogus")
+    with pytest.raises(ValueError, match="--recheck -1"):
+        run.derive(recheck=-1)
+    assert run.store.last_id() == before and run.status == "finished"
+    for edge in (lambda: check_derive(1), lambda: check_derive(None), lambda: check_final("scratch", 1),
+                 lambda: check_final("finetune", 0)):
+        edge()   # the edges pass
+    with pytest.raises(ConfigError, match="--epochs -1: must be at least 0 with mode finetune"):
+        check_final("finetune", -1)
