@@ -7,15 +7,17 @@ trained stand-alone with the laptop preset's final-training recipe for E epochs,
 Jobs, each a subprocess (`bench_quality.py --job NAME`), two at once, one torch thread each:
 
 - `reference`: build_reference, into (or read from) `<state>/data-cache`;
-- a run `<preset>-<controller>-s<seed>`: `search`; `derive` (its preset's derive_samples); `retrain` (the derived
-  architecture trained exactly as a reference architecture is: the reference's recipe and data split, E epochs,
-  both training seeds; validation and test accuracy); `refcheck` (reference_check: the K reference architectures'
-  shared-weight accuracy against their stand-alone accuracy; n/a for a run whose recipe is not the reference's).
+- a run `<preset>-<controller>-s<seed>`: `search`; `shared` (the K reference architectures scored with the run's
+  shared weights, whole validation split: all the reference check needs of the run); `derive` (its preset's
+  derive_samples); `retrain` (the derived architecture trained exactly as a reference architecture is: the
+  reference's recipe and data split, E epochs, both training seeds; validation and test accuracy); `refcheck`
+  (`shared` against the reference's stand-alone accuracy, once the reference is built). `shared` and `refcheck`
+  are n/a for a run whose recipe is not the reference's.
 
 Every finished step is `<state>/done/<job>.<step>.json`; runs live in `<state>/runs` and resume from their last
 checkpoint, the reference from its cache file. Stop it any time (Ctrl-C, kill): the same command resumes. The
 small files (`done/`, `data-cache/`, `plan.json`, `sessions.jsonl`) are committed, so that a new checkout resumes
-too; `runs/` is not: a run whose folder is gone while a step still needs it is searched again (`lost`). The
+too; `runs/` is not: a run whose folder is gone while `shared` or `derive` still needs its weights is searched again (`lost`). The
 table is printed and saved with the machine, the command and CPU times (benchmarks/results/quality-laptop.json).
 
     nohup python benchmarks/bench_quality.py > quality.log 2>&1 &   # start, or resume
@@ -53,7 +55,7 @@ OUT = ROOT / "benchmarks" / "results" / "quality-laptop.json"
 TINY = {"dataset": "shapes:800", "train_subset": 256, "val_size": 128, "nodes": 3, "channels": 8, "epochs": 2,
         "warmup_epochs": 1, "batch_size": 32, "steps_per_epoch": 4, "controller_steps": 2,
         "controller_children": 3, "derive_samples": 4, "final_epochs": 1, "lstm_size": 16}
-STEPS = {"reference": ("build",), "run": ("search", "derive", "retrain", "refcheck")}
+STEPS = {"reference": ("build",), "run": ("search", "shared", "derive", "retrain", "refcheck")}
 KINDS = ("reference-a", "reference-b")   # the reference's training seeds (enas.quality.reference.TRAININGS)
 # targets (issue 20, item 8)
 GAP, TOP_OP, TAU, TAU_SLACK, TAU_LOW, OVER_MEDIAN = 3.0, 0.5, 0.65, 0.1, 0.2, 2.0
@@ -104,8 +106,9 @@ def done(state: Path, name: str, step: str) -> dict | None:
 
 def needs(job: dict, step: str) -> list:
     """The (job, step) pairs that must be done before `step` of `job`."""
-    return {"derive": [(job["name"], "search")], "retrain": [(job["name"], "derive")],
-            "refcheck": [(job["name"], "search"), ("reference", "build")]}.get(step, [])
+    return {"shared": [(job["name"], "search")], "derive": [(job["name"], "search")],
+            "retrain": [(job["name"], "derive")],
+            "refcheck": [(job["name"], "shared"), ("reference", "build")]}.get(step, [])
 
 
 def ready(job: dict, state: Path) -> list:
@@ -116,15 +119,16 @@ def ready(job: dict, state: Path) -> list:
 
 def lost(job: dict, state: Path) -> bool:
     """A run whose search is done but whose folder (its shared weights) is gone while a step still needs it: the
-    state's small files (done steps, the reference cache) are kept in git across sessions, the runs are not."""
+    state's small files (done steps, the reference cache) are kept in git across sessions, the runs are not. Only
+    `shared` and `derive` read the shared weights, and they run right after the search, in the same job."""
     return (job["kind"] == "run" and done_path(state, job["name"], "search").is_file()
-            and not all(done_path(state, job["name"], s).is_file() for s in ("derive", "refcheck"))
+            and not all(done_path(state, job["name"], s).is_file() for s in ("shared", "derive"))
             and not any((state / "runs" / job["name"]).glob("ckpt-*.pt")))
 
 
 def forget(job: dict, state: Path):
-    """Start a lost run again: its search, derive and retrain are redone together, so that they measure one run."""
-    for step in ("search", "derive", "retrain"):
+    """Start a lost run again: every step is redone, so that they measure one run."""
+    for step in STEPS["run"]:
         done_path(state, job["name"], step).unlink(missing_ok=True)
 
 
@@ -149,8 +153,6 @@ def log_events(ev: dict):
         print(f"derived {ev['best']} (shared weights: {ev['ranking'][0]['val_acc']:.4f})", flush=True)
     elif kind.endswith("_epoch") and kind != "epoch":
         print(f"{kind[:-6]} epoch {ev['epoch'] + 1}/{ev['epochs']}: validation {ev['val_acc']:.4f}", flush=True)
-    elif kind == "refcheck_child":
-        print(f"reference {ev['step'] + 1}: {ev['arch']} shared {ev['shared_acc']:.4f}", flush=True)
 
 
 def run_store(state: Path, job: dict) -> RunStore:
@@ -228,20 +230,46 @@ def step_retrain(state: Path, job: dict) -> dict:
             **{f"{m}_acc": statistics.fmean(r[f"{m}_acc"] for r in runs.values()) for m in ("val", "test")}}
 
 
-def step_refcheck(state: Path, job: dict) -> dict:
-    """The reference check of the run, or n/a when its recipe is not the reference's."""
-    from enas.quality.reference import reference_check, reference_fields
+def other_recipe(job: dict) -> dict:
+    """{field: [the run's, the reference's]} of every reference field in which the run's recipe differs."""
+    from enas.quality.reference import reference_fields
     ours, ref = (reference_fields(Config.from_dict(job[c])) for c in ("config", "reference_config"))
-    differ = {f: [v, ref[f]] for f, v in ours.items() if ref[f] != v}
-    if differ:
+    return {f: [v, ref[f]] for f, v in ours.items() if ref[f] != v}
+
+
+def step_shared(state: Path, job: dict) -> dict:
+    """The K reference architectures scored with the run's shared weights (n/a when its recipe is not the
+    reference's): all that the reference check needs of the run, measured while its folder is here."""
+    from enas.quality.reference import reference_archs, shared_scores
+    if differ := other_recipe(job):
         return {"na": "other recipe", "differ": differ}
-    engine, result = engine_of(state, job), {}
-    engine.run((lambda: result.update(reference_check(engine, job["k"], job["epochs"], state / "data-cache")),))
-    return {k: v for k, v in result.items() if k not in ("run", "fields", "cache")}
+    engine, scores = engine_of(state, job), []
+
+    def score():
+        engine.restore_for_use()
+        scores.extend(shared_scores(engine, job["k"]))
+    engine.run((score,))
+    archs = reference_archs(engine.config, job["k"])
+    for n, (arch, acc) in enumerate(zip(archs, scores)):
+        print(f"reference {n + 1}: {arch} shared {acc:.4f}", flush=True)
+    return {"rows": [{"arch": str(a), "shared_acc": acc} for a, acc in zip(archs, scores)]}
 
 
-STEP = {"build": step_build, "search": step_search, "derive": step_derive, "retrain": step_retrain,
-        "refcheck": step_refcheck}
+def step_refcheck(state: Path, job: dict) -> dict:
+    """The reference check: the run's shared scores (step `shared`) against the reference; n/a like `shared`."""
+    from enas.quality.reference import check_result, reference_path
+    shared = done(state, job["name"], "shared")["result"]
+    if "na" in shared:
+        return shared
+    doc = read_json(reference_path(state / "data-cache", Config.from_dict(job["reference_config"]), job["k"],
+                                   job["epochs"]))
+    if [r["arch"] for r in doc["rows"]] != [r["arch"] for r in shared["rows"]]:
+        raise RuntimeError(f"{job['name']}.shared scored other architectures than the reference's")
+    return check_result(doc, [r["shared_acc"] for r in shared["rows"]], max(1, job["k"] // 4))
+
+
+STEP = {"build": step_build, "search": step_search, "shared": step_shared, "derive": step_derive,
+        "retrain": step_retrain, "refcheck": step_refcheck}
 
 
 def die_with_parent():

@@ -10,7 +10,7 @@ from enas.runs.store import RunStore
 
 ROOT = Path(__file__).resolve().parents[1]
 JOBS = ["reference", "laptop-enas-s0", "laptop-random-s0", "seed-enas-s0", "enas-paper-enas-s0"]
-RUN_STEPS = ("search", "derive", "retrain", "refcheck")
+RUN_STEPS = ("search", "shared", "derive", "retrain", "refcheck")
 
 
 def bench(tmp_path, *extra) -> str:
@@ -42,7 +42,7 @@ def events(state: Path) -> dict:
 def test_the_tiny_protocol_end_to_end_then_resumed_from_its_files(tmp_path):
     state = tmp_path / "state"
     first = bench(tmp_path)
-    assert sorted(set(started(first))) == sorted(JOBS)   # a run may start again for its refcheck
+    assert sorted(set(started(first))) == sorted(JOBS)   # a run starts again for its refcheck
     assert sorted((state / "done").iterdir()) == sorted(
         state / "done" / f"{j}.{s}.json" for j in JOBS for s in (("build",) if j == "reference" else RUN_STEPS))
     out = json.loads((tmp_path / "quality.json").read_text())
@@ -62,6 +62,8 @@ def test_the_tiny_protocol_end_to_end_then_resumed_from_its_files(tmp_path):
         check = res[name]["refcheck"]
         assert check["k"] == 4 and check["key"] == ref["key"] and len(check["rows"]) == 4
         assert [r["arch"] for r in check["rows"]] == [r["arch"] for r in ref["rows"]]
+        assert [r["shared_acc"] for r in check["rows"]] == [r["shared_acc"] for r in res[name]["shared"]["rows"]]
+        assert [r["standalone_acc"] for r in check["rows"]] == [r["val_acc"] for r in ref["rows"]]
     assert res["seed-enas-s0"]["refcheck"]["na"] == "other recipe" and "bn" in res["seed-enas-s0"]["refcheck"]["differ"]
     assert res["enas-paper-enas-s0"]["refcheck"]["differ"] == {"dropout": [0.1, 0.0]}
     assert sorted(out["targets"]) == ["enas-paper-enas-s0", "laptop-enas-s0", "seed-enas-s0"]
@@ -72,7 +74,7 @@ def test_the_tiny_protocol_end_to_end_then_resumed_from_its_files(tmp_path):
     again = bench(tmp_path)
     assert started(again) == [] and "nothing to run" in again
     assert files(state) == before and events(state) == counts and table(again) == table(first)
-    assert "0 of 17 steps remain" in bench(tmp_path, "--status")
+    assert "0 of 21 steps remain" in bench(tmp_path, "--status")
 
     (state / "done" / "reference.build.json").unlink()   # one job's done step gone: that job alone runs again
     assert "reference            build to do" in bench(tmp_path, "--status")
@@ -85,13 +87,21 @@ def test_the_tiny_protocol_end_to_end_then_resumed_from_its_files(tmp_path):
     assert table(third) == table(first)
     assert len((state / "sessions.jsonl").read_text().splitlines()) == 2   # the sessions that ran something
 
-    # a new checkout: the committed small files are there, a run's folder is not, and its refcheck still needs it
-    shutil.rmtree(state / "runs" / "laptop-enas-s0")
+    # a new checkout: the committed small files are there, the run folders are not
+    shutil.rmtree(state / "runs" / "laptop-enas-s0")   # nothing needs its weights once `shared` and derive are done
     (state / "done" / "laptop-enas-s0.refcheck.json").unlink()
     fourth = bench(tmp_path)
-    assert "laptop-enas-s0: its run folder is gone" in fourth and set(started(fourth)) == {"laptop-enas-s0"}
+    assert "folder is gone" not in fourth and started(fourth) == ["laptop-enas-s0"]
     after = files(state)
-    assert {k for k in after if after[k] != before[k]} == {"done/reference.build.json"} | {
-        f"done/laptop-enas-s0.{s}.json" for s in RUN_STEPS}
-    shutil.rmtree(state / "runs" / "laptop-random-s0")   # nothing needs this one's folder any more: not redone
+    redone = {"done/reference.build.json", "done/laptop-enas-s0.refcheck.json"}
+    assert {k for k in after if after[k] != before[k]} == redone
+    assert json.loads((state / "done" / "laptop-enas-s0.refcheck.json").read_text())["result"] == (
+        res["laptop-enas-s0"]["refcheck"])
+
+    shutil.rmtree(state / "runs" / "laptop-random-s0")   # its shared scores gone too: the run is searched again
+    (state / "done" / "laptop-random-s0.shared.json").unlink()
+    fifth = bench(tmp_path)
+    assert "laptop-random-s0: its run folder is gone" in fifth and set(started(fifth)) == {"laptop-random-s0"}
+    after = files(state)
+    assert {k for k in after if after[k] != before[k]} == redone | {f"done/laptop-random-s0.{s}.json" for s in RUN_STEPS}
     assert started(bench(tmp_path)) == []

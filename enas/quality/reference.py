@@ -178,6 +178,25 @@ def run_engine_factory(engine):
     return make
 
 
+def shared_scores(engine, k: int) -> list:
+    """The K reference architectures' validation accuracy (the run's split, whole) with the engine's shared weights,
+    each with its own recalibrated BN statistics; `engine.wait()` between them (pauses, stops)."""
+    shared = []
+    for arch in reference_archs(engine.config, k):
+        engine.wait()
+        shared.append(engine.shared_accuracy(arch))
+    return shared
+
+
+def check_result(doc: dict, shared: list, top_k: int) -> dict:
+    """A reference check's rows (arch, shared_acc, standalone_acc: the mean of the two trainings, and each) and
+    statistics, from the reference `doc` and the run's `shared` scores of its architectures, in its order."""
+    rows = [{"arch": r["arch"], "shared_acc": s, "standalone_acc": (r["standalone_a"] + r["standalone_b"]) / 2,
+             "standalone_a": r["standalone_a"], "standalone_b": r["standalone_b"]} for r, s in zip(doc["rows"], shared)]
+    return {"k": doc["k"], "epochs": doc["epochs"], "top_k": top_k, "key": doc["key"],
+            "reference_seed": doc["reference_seed"], "rows": rows, **reference_stats(rows, top_k)}
+
+
 def reference_check(engine, k: int, epochs: int, cache_dir, make_engine=None, top_k: int | None = None) -> dict:
     """Rank a searched run's shared-weight accuracy of the K reference architectures against their stand-alone
     accuracy (the reference: read from `cache_dir`, or trained there by `make_engine(config)`, default
@@ -189,10 +208,7 @@ def reference_check(engine, k: int, epochs: int, cache_dir, make_engine=None, to
     engine.restore_for_use()
     store.set_meta(phase="refcheck")
     engine.set_status("running", f"reference check: scoring {k} random architectures with the shared weights")
-    shared = []
-    for arch in reference_archs(engine.config, k):
-        engine.wait()
-        shared.append(engine.shared_accuracy(arch))
+    shared = shared_scores(engine, k)
     path = reference_path(cache_dir, engine.config, k, epochs)
     engine.set_status("running", f"reference check: the stand-alone reference of {k} architectures ({epochs} "
                                  f"epoch(s), 2 seeds each; trained once, kept in {path})")
@@ -202,10 +218,7 @@ def reference_check(engine, k: int, epochs: int, cache_dir, make_engine=None, to
                     standalone_a=row["standalone_a"], standalone_b=row["standalone_b"], trained=trained,
                     epochs=epochs, progress=(n + 1) / k)
     doc = build_reference(engine.config, k, epochs, cache_dir, make_engine or run_engine_factory(engine), on_row)
-    rows = [{"arch": r["arch"], "shared_acc": s, "standalone_acc": (r["standalone_a"] + r["standalone_b"]) / 2,
-             "standalone_a": r["standalone_a"], "standalone_b": r["standalone_b"]} for r, s in zip(doc["rows"], shared)]
-    result = {"run": store.name, "k": k, "epochs": epochs, "top_k": top_k, "key": doc["key"], "cache": str(path),
-              "reference_seed": REFERENCE_SEED, "fields": doc["fields"], "rows": rows, **reference_stats(rows, top_k)}
+    result = {"run": store.name, **check_result(doc, shared, top_k), "cache": str(path), "fields": doc["fields"]}
     engine.emit("refcheck_result", engine.epoch, None, **result)
     store.write_text("refcheck.json", json.dumps(result, indent=1) + "\n")
     store.set_meta(refcheck=result)
