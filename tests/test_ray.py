@@ -29,6 +29,8 @@ from enas.scale.ray_executor import (
     open_for_actor,
 )
 
+pytestmark = pytest.mark.xdist_group("ray")   # one Ray cluster at a time under pytest -n (.ci/run)
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 

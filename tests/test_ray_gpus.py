@@ -15,6 +15,8 @@ from enas.runs.store import RunStore
 from enas.scale.executor import ExecutorError
 from enas.scale.ray_executor import RayExecutor, ray_gpus
 
+pytestmark = pytest.mark.xdist_group("ray")   # one Ray cluster at a time under pytest -n (.ci/run)
+
 ARCH = "c3 c5:1 c1:01"
 
 

@@ -13,6 +13,8 @@ from enas.runs.store import RunStore
 from enas.scale.executor import checkpoint_epoch
 from enas.scale.ray_executor import RayExecutor
 
+pytestmark = pytest.mark.xdist_group("ray")   # one Ray cluster at a time under pytest -n (.ci/run)
+
 EPOCHS = 16
 
 
