@@ -10,7 +10,7 @@ import streamlit as st
 from enas.config import PRESETS, SPECS, Config, ConfigError
 from enas.data.check import FOLDER_PROMPT, check_dataset
 from enas.data.load import DataError
-from enas.hardware import auto_threads, threads_text, usable_cpus
+from enas.hardware import auto_threads, precision_text, threads_text, usable_cpus
 from enas.runs.store import StoreError, check_name
 from enas.scale.ray_executor import ExecutorError, ray_gpus
 from enas.space import space_size
@@ -141,6 +141,9 @@ def render(registry):
                         if name == "threads":   # the CLI's --threads: one field, stored with the run
                             st.caption(f"0 (auto) is {threads_text(auto_threads())} here ({usable_cpus()} CPUs), "
                                        "recorded with the run; on Ray, the CPUs a run asks for")
+                        if name == "precision" and values.get("precision") == "auto":
+                            st.caption(f"auto is {_auto_precision(values.get('device', 'auto'))} here, recorded "
+                                       "with the run; on Ray, decided where it runs")
                 if group == "run":
                     st.text_input("Ray cluster", os.environ.get("ENAS_RAY_ADDRESS", ""), key="cfg_ray",
                                   placeholder="empty: run here", help="empty: run in this app's process; auto or "
@@ -222,6 +225,15 @@ def render(registry):
             st.code(urlstate.link(st.context.url, params), language=None, wrap_lines=True)
             st.caption("The page's address keeps the settings that differ from the preset: a reload, another "
                        "tab or this link opens the form with them.")
+
+
+def _auto_precision(device: str) -> str:
+    """What precision auto becomes on `device` here (fp32 where that device is not available)."""
+    from enas.hardware import resolve_device
+    try:
+        return precision_text("auto", resolve_device(device))
+    except ValueError:
+        return "fp32 (the chosen device is not available here)"
 
 
 def _space(box, values: dict):

@@ -1,8 +1,9 @@
 """Speed of the search's hot paths, as ratios to the seed report's step measured in the same run.
 
     python benchmarks/bench_step.py              # rows 1-4 and 8 (about 3 minutes on 2 cores)
-    python benchmarks/bench_step.py --all        # also 2b (bf16 accuracy), 5 (quick preset) and 7 (memory)
-    python benchmarks/bench_step.py --accuracy   # rows 1-4 and 2b (about 8 more minutes on 2 cores)
+    python benchmarks/bench_step.py --all        # also 5 (quick preset) and 7 (memory)
+
+bf16's accuracy cost (row 2b) is measured by benchmarks/bench_precision.py.
 
 Rows (issue "Performance"): 1 fp32 child step vs the yardstick, and its share of the machine's fp32 matmul
 FLOP/s; 2 mixed precision (bf16 autocast) vs the yardstick; 3 step cost vs number of candidate ops and vs
@@ -193,20 +194,6 @@ def quick_preset_phases(**changes) -> dict:
     return {**times, "result": out}
 
 
-def precision_accuracy(seeds=(0, 1)) -> dict:
-    """Row 2b: test accuracy of the quick preset (search, derive, final training) on shapes, fp32 against bf16
-    autocast, with the same seeds; target: within 1 point."""
-    runs = {}
-    for seed in seeds:
-        for precision in ("fp32", "bf16"):
-            m = quick_preset_phases(precision=precision, seed=seed)
-            runs[f"{precision}/seed {seed}"] = {"test_acc": m["result"]["test_acc"], "arch": m["result"]["arch"],
-                                                "seconds": m["total_s"] - m["data_s"]}
-    mean = {p: statistics.mean(r["test_acc"] for k, r in runs.items() if k.startswith(p)) for p in ("fp32", "bf16")}
-    return {"runs": runs, "fp32_test_acc": mean["fp32"], "bf16_test_acc": mean["bf16"],
-            "difference_points": 100 * (mean["bf16"] - mean["fp32"])}
-
-
 def peak_memory_seed_folder() -> dict:
     """Peak RSS of a seed-preset search (one short epoch) on the 50,000-image folder, in a fresh process."""
     folder = SHARED / "data" / "cifar10-jpeg" / "train"
@@ -227,8 +214,7 @@ def peak_memory_seed_folder() -> dict:
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--reps", type=int, default=5)
-    ap.add_argument("--all", action="store_true", help="also rows 2b (bf16 accuracy), 5 (quick preset), 7 (memory)")
-    ap.add_argument("--accuracy", action="store_true", help="also row 2b (bf16 against fp32 accuracy)")
+    ap.add_argument("--all", action="store_true", help="also rows 5 (quick preset) and 7 (memory)")
     args = ap.parse_args()
     if seed_reference is None:
         sys.exit(f"the yardstick {SHARED / 'bench' / 'seed_reference.py'} is missing")
@@ -264,13 +250,6 @@ def main():
               f"{m['convs_only'] / m['yardstick']:.2f}x"),
              ("1 share of fp32 matmul peak", f"{res['step']['fp32_share_of_matmul_peak']:.1%}", f"{peak / 1e9:.0f} GFLOP/s"),
              ("2 child step bf16 autocast, img/s", f"{m['bf16']:.0f}", f"{m['bf16'] / m['yardstick']:.2f}x")]
-
-    if args.all or args.accuracy:
-        m = precision_accuracy()
-        res["precision_accuracy"] = m
-        rows.append(("2b quick preset test accuracy fp32 / bf16 (2 seeds)",
-                     f"{m['fp32_test_acc']:.4f} / {m['bf16_test_acc']:.4f}",
-                     f"{m['difference_points']:+.2f} points (target within 1)"))
 
     # 3: candidate ops (3 vs 5) and nodes (6, 12, 24)
     a3 = Architecture.parse("c3 c3:1 c1:01 mp:011 c3:1001 c1:00101")

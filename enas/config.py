@@ -34,7 +34,9 @@ SPECS = {
     # run
     "seed": Spec(int, "random seed; same seed and config give the same run", "run", 0, 2**31 - 1),
     "device": Spec(str, "where to train", "run", choices=("auto", "cpu", "cuda")),
-    "precision": Spec(str, "fp32, or bf16/fp16 mixed precision (autocast)", "run", choices=("fp32", "bf16", "fp16")),
+    "precision": Spec(str, "fp32, or bf16/fp16 mixed precision (autocast); auto: bf16 on a GPU or a CPU with bf16 "
+                      "arithmetic (AVX-512-BF16, AMX), else fp32, decided when the run starts and recorded with it",
+                      "run", choices=("fp32", "bf16", "fp16", "auto")),
     "threads": Spec(int, "torch threads on the CPU (0: auto: OMP_NUM_THREADS if set, else one fewer than the CPUs "
                     "this process may use, at most 8; on Ray the CPUs a run asks for). Results depend on the count, "
                     "so auto becomes a number when the run starts, stored with it: the same seed and config give "

@@ -278,8 +278,13 @@ def cmd_search(args, runs_dir) -> int:
             executor.check_shared(runs_dir)
         store = RunStore.create(runs_dir, name, config)
     threads = executor.threads(config) if executor else resolve_threads(config.threads)
+    if executor is None:   # what precision auto becomes here, as the engine will decide it
+        from enas.hardware import precision_text, resolve_device
+        precision = precision_text(config.precision, resolve_device(config.device))
+    else:
+        precision = "auto, decided where the run runs" if config.precision == "auto" else config.precision
     print(f"run {store.name} in {store.path}  (search space: {space_size(config.nodes, config.ops):,} architectures, "
-          f"{threads_text(threads)})")
+          f"{threads_text(threads)}, precision {precision})")
     phases = ("search", "derive", "final") if "full" in args else ("search",)
     if executor is not None:
         job = executor.resume(store, phases) if "resume" in args else executor.start(store, phases)

@@ -24,7 +24,7 @@ from enas.data.load import load_dataset
 from enas.engine.children import FORMAT, ChildTraining, Diverged, cosine_lr
 from enas.engine.control import Control, Stopped
 from enas.steering import Inbox, Steering, SteerError, steering_now
-from enas.hardware import apply_threads, resolve_device, slow_precision
+from enas.hardware import apply_threads, precision_text, resolve_device, resolve_precision, slow_precision
 from enas.model import Supergraph
 from enas.quality.health import HealthCheck, policy_moved
 from enas.runs.store import RunStore, failure
@@ -48,9 +48,15 @@ class Engine(ChildTraining):
                 store.set_meta(config=store.config().replace(threads=self.threads).to_dict())
         self.config, self.store, self.listeners = config, store, list(listeners)
         self.control = control or Control()
-        c = config
         try:
-            self.device = resolve_device(c.device)
+            self.device = resolve_device(config.device)
+            # precision auto, likewise, becomes what it is on this device, recorded with the run
+            self.precision_note = precision_text(config.precision, self.device) if config.precision == "auto" else None
+            if config.precision == "auto":
+                config = self.config = config.replace(precision=resolve_precision("auto", self.device))
+                if store is not None:
+                    store.set_meta(config=store.config().replace(precision=config.precision).to_dict())
+            c = config
             self.dataset = dataset or load_data(c)
         except Exception as e:  # a run that cannot start is marked failed, with the reason
             if store is not None:
@@ -269,6 +275,8 @@ class Engine(ChildTraining):
         if self.restore() == 0:
             for note in self.dataset.notes:
                 self.emit("alert", 0, 0, level="info", message=note)
+            if self.precision_note:
+                self.emit("alert", 0, 0, level="info", message=f"precision: {self.precision_note}")
             slow = slow_precision(self.device, self.config.precision)
             if slow:
                 self.emit("alert", 0, 0, level="warning", message=slow)
