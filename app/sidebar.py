@@ -142,7 +142,7 @@ def render(registry):
                             st.caption(f"0 (auto) is {threads_text(auto_threads())} here ({usable_cpus()} CPUs), "
                                        "recorded with the run; on Ray, the CPUs a run asks for")
                         if name == "precision" and values.get("precision") == "auto":
-                            st.caption(f"auto is {_auto_precision(values.get('device', 'auto'))} here, recorded "
+                            st.caption(f"here auto is {_auto_precision(values.get('device', 'auto'))}, recorded "
                                        "with the run; on Ray, decided where it runs")
                 if group == "run":
                     st.text_input("Ray cluster", os.environ.get("ENAS_RAY_ADDRESS", ""), key="cfg_ray",
