@@ -66,7 +66,7 @@ def test_app_and_cli_runs_of_one_config_are_the_same(runs_dir, monkeypatch):
     same_search(app, cli)
     auto = hardware.auto_threads()
     assert app.config().threads == cli.config().threads == auto >= 1   # auto became a number, stored
-    assert out.splitlines()[0].endswith(f"architectures, {hardware.threads_text(auto)})")
+    assert out.splitlines()[0].endswith(f"architectures, {hardware.threads_text(auto)}, precision fp32)")
     assert registry.view("app").threads == hardware.threads_text(auto)     # shown in the run's header
 
 
@@ -76,7 +76,7 @@ def test_threads_set_in_the_config_win_over_the_environment(runs_dir):
     assert os.environ["OMP_NUM_THREADS"] == "1"
     config = tiny_config(seed=6)
     out = cli_search(runs_dir, "cli2", config.to_dict(), "--threads", "2", env=dict(os.environ))
-    assert "2 torch threads)" in out.splitlines()[0]
+    assert "2 torch threads, precision fp32)" in out.splitlines()[0]
     store = RunStore.create(runs_dir, "local2", config.replace(threads=2))
     job = LocalExecutor().start(store, ("search",))
     assert job.wait(300) == "finished", job.error
