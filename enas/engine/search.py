@@ -51,8 +51,9 @@ class Engine(ChildTraining):
         try:
             self.device = resolve_device(config.device)
             # precision auto, likewise, becomes what it is on this device, recorded with the run
-            self.precision_note = precision_text(config.precision, self.device) if config.precision == "auto" else None
+            self.precision_note = None
             if config.precision == "auto":
+                self.precision_note = precision_text("auto", self.device)
                 config = self.config = config.replace(precision=resolve_precision("auto", self.device))
                 if store is not None:
                     store.set_meta(config=store.config().replace(precision=config.precision).to_dict())
