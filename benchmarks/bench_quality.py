@@ -22,6 +22,8 @@ table is printed and saved with the machine, the command and CPU times (benchmar
 
     nohup python benchmarks/bench_quality.py > quality.log 2>&1 &   # start, or resume
     python benchmarks/bench_quality.py --status                       # what is done, what remains
+    python benchmarks/bench_quality.py --state S --out S.json --only laptop-enas-s2 --field epochs=50 \
+        --field warmup_epochs=30                                      # one lever on one run, in its own state
 """
 from __future__ import annotations
 
@@ -83,6 +85,13 @@ def plan(args) -> list:
                                    "controller": controller, "seed": seed, **fields}, preset=preset)
         jobs.append({"name": f"{preset}-{controller}-s{seed}", "kind": "run", "preset": preset,
                      "config": config.to_dict(), "reference_config": reference["config"], "k": k, "epochs": epochs})
+    if args.only:
+        names = args.only.split(",")
+        unknown = [n for n in names if n not in {j["name"] for j in jobs[1:]}]
+        if unknown:
+            raise ConfigError(f"--only {','.join(unknown)}: no such run; the runs are "
+                              + ", ".join(j["name"] for j in jobs[1:]))
+        jobs = jobs[:1] + [j for j in jobs[1:] if j["name"] in names]
     return json.loads(json.dumps(jobs))   # as read back from JSON
 
 
@@ -521,7 +530,7 @@ def save(out: Path, head: dict, jobs: list, state: Path, res: dict, met: dict):
         "targets": met, "every_seed": every_seed(jobs, met)})
 
 
-def main(argv=None) -> int:
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default=str(DATA), help="an image folder (default: ../shared's CIFAR-10 folder)")
     p.add_argument("--state", default=str(STATE), help="where runs, caches and done steps are kept "
@@ -535,11 +544,17 @@ def main(argv=None) -> int:
     p.add_argument("--paper-epochs", type=int, default=30, help="cap on enas-paper's search epochs (default 30)")
     p.add_argument("--field", action="append", default=[], metavar="NAME=VALUE",
                    help="a config field of every job (over presets and caps)")
+    p.add_argument("--only", metavar="RUN[,RUN]", help="these runs alone (and the reference they need), e.g. "
+                                                      "laptop-enas-s2 with --field: one lever on one seed")
     p.add_argument("--tiny", action="store_true", help="the tests' tiny protocol on the built-in shapes data")
     p.add_argument("--jobs", type=int, default=2, help="jobs at once, one torch thread each (default 2)")
     p.add_argument("--status", action="store_true", help="print what is done and what remains; run nothing")
     p.add_argument("--job", help=argparse.SUPPRESS)   # run one job's ready steps (what the benchmark starts)
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
     state = Path(args.state).resolve()
     if args.job:
         return run_job(state, args.job)

@@ -105,3 +105,23 @@ def test_the_tiny_protocol_end_to_end_then_resumed_from_its_files(tmp_path):
     after = files(state)
     assert {k for k in after if after[k] != before[k]} == redone | {f"done/laptop-random-s0.{s}.json" for s in RUN_STEPS}
     assert started(bench(tmp_path)) == []
+
+
+def test_only_plans_the_named_runs_and_the_reference_and_names_the_runs_when_one_is_unknown(tmp_path):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("bench_quality", ROOT / "benchmarks" / "bench_quality.py")
+    bq = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bq)
+    args = ["--tiny", "--seeds", "0-1", "--state", str(tmp_path / "state")]
+    parse = lambda *extra: bq.plan(bq.parser().parse_args(args + list(extra)))  # noqa: E731
+    assert [j["name"] for j in parse()] == ["reference", "laptop-enas-s0", "laptop-random-s0", "laptop-enas-s1",
+                                            "laptop-random-s1", "seed-enas-s0", "enas-paper-enas-s0"]
+    only = parse("--only", "laptop-enas-s1,seed-enas-s0", "--field", "epochs=3")
+    assert [j["name"] for j in only] == ["reference", "laptop-enas-s1", "seed-enas-s0"]
+    assert only[1]["config"]["epochs"] == 3 and only[1]["config"]["seed"] == 1
+    assert [j["name"] for j in parse("--only", "laptop-enas-s1")] == ["reference", "laptop-enas-s1"]
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_quality.py"), *args,
+                           "--only", "laptop-enas-s1,laptop-enas-s7"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and not (tmp_path / "state").exists()
+    assert proc.stderr.startswith("error: --only laptop-enas-s7: no such run; the runs are laptop-enas-s0, ")
+
