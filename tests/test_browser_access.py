@@ -37,7 +37,14 @@ def start_tiny(page):
         box.fill(str(value))
         box.press("Enter")
         expect(box).to_have_value(str(value))
-    page.wait_for_timeout(500)
+    dataset = sidebar.get_by_role("combobox", name="dataset", exact=True)
+    dataset.click()
+    page.get_by_role("option", name="shapes", exact=True).click()
+    expect(dataset).to_have_value("shapes")
+    # what the server made of the form, drawn from its values: the space of 2 nodes, and the shapes data
+    expect(sidebar.get_by_text("Search space: 50 architectures")).to_be_visible()
+    expect(sidebar.get_by_text("built-in shapes, 14,000 generated images: 10 classes; 256 train, 128 val")) \
+        .to_be_visible()
     sidebar.get_by_role("button", name="Start ENAS").click()
 
 
