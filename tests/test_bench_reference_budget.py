@@ -1,0 +1,43 @@
+"""benchmarks/bench_reference_budget.py on a tiny bench_quality state: a longer reference is trained once, beside
+the protocol's, and each run's stored shared-weight scores are ranked against it without searching again."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from enas.quality.rank import kendall_tau
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def script(name, *args):
+    return subprocess.run([sys.executable, str(ROOT / "benchmarks" / name), *args], capture_output=True, text=True,
+                          timeout=600)
+
+
+def test_a_longer_reference_ranks_the_stored_shared_scores_and_a_rerun_trains_nothing(tmp_path):
+    state = tmp_path / "state"
+    assert script("bench_reference_budget.py", "--epochs", "2", "--state", str(state)).returncode == 2
+    proc = script("bench_quality.py", "--tiny", "--seeds", "0", "--only", "laptop-enas-s0", "--state", str(state),
+                  "--out", str(tmp_path / "q.json"))
+    assert proc.returncode == 0, proc.stderr
+    before = {p.name for p in (state / "data-cache").iterdir()}
+    events = (state / "runs" / "laptop-enas-s0" / "run.db").stat().st_mtime_ns
+    out = tmp_path / "e2.json"
+    first = script("bench_reference_budget.py", "--epochs", "2", "--state", str(state), "--out", str(out))
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.count("(trained now)") == 4 and len({p.name for p in (state / "data-cache").iterdir()} - before) == 1
+    assert (state / "runs" / "laptop-enas-s0" / "run.db").stat().st_mtime_ns == events   # the run is not touched
+    doc = json.loads(out.read_text())
+    assert doc["reference"]["epochs"] == 2 and list(doc["runs"]) == ["laptop-enas-s0"]
+    shared = json.loads((state / "done" / "laptop-enas-s0.shared.json").read_text())["result"]["rows"]
+    ref = doc["reference"]["rows"]
+    assert [r["arch"] for r in ref] == [r["arch"] for r in shared]
+    run = doc["runs"]["laptop-enas-s0"]
+    assert run["new"]["kendall_tau"] == kendall_tau([r["shared_acc"] for r in shared],
+                                                    [(r["standalone_a"] + r["standalone_b"]) / 2 for r in ref])
+    assert run["protocol"]["kendall_tau"] == json.loads(
+        (state / "done" / "laptop-enas-s0.refcheck.json").read_text())["result"]["kendall_tau"]
+    again = script("bench_reference_budget.py", "--epochs", "2", "--state", str(state), "--out", str(out))
+    assert again.returncode == 0 and "(trained now)" not in again.stdout
+    assert json.loads(out.read_text())["runs"] == doc["runs"]
