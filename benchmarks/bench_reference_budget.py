@@ -45,6 +45,7 @@ def main(argv=None) -> int:
     ref = jobs[0]
     import torch
     from enas.engine.search import Engine
+    from enas.quality.rank import bootstrap_interval, kendall_tau
     from enas.quality.reference import build_reference, check_result
     torch.set_num_threads(1)
     config = Config.from_dict({**ref["config"], "threads": 1})
@@ -69,22 +70,22 @@ def main(argv=None) -> int:
             f"median validation {statistics.median(vals):.4f}, spread {min(vals):.4f}-{max(vals):.4f}")
     print("\n" + head)
     print(f"{'run':<20} {'tau E=' + str(args.epochs) + ' [95%]':>24} {'rho':>6} {'top-k':>6}   {'tau protocol':>12}")
-    ceiling = None
     for name, r in rows.items():
         n, o = r["new"], r["protocol"]
-        ceiling = n["ceiling_tau"], n["ceiling_tau_95"]
         print(f"{name:<20} {n['kendall_tau']:+.2f} [{n['kendall_tau_95'][0]:+.2f}, {n['kendall_tau_95'][1]:+.2f}]"
               f"{'':>3} {n['spearman_rho']:+6.2f} {n['top_k_agreement']:6.2f}   "
               + (f"{o['kendall_tau']:+12.2f}" if o else f"{'-':>12}"))
-    if ceiling:
-        print(f"ceiling (the E={args.epochs} reference's seed-to-seed tau): {ceiling[0]:+.2f} "
-              f"[{ceiling[1][0]:+.2f}, {ceiling[1][1]:+.2f}]")
+    a, b = ([r[f"standalone_{t}"] for r in doc["rows"]] for t in "ab")
+    ceiling = kendall_tau(a, b), bootstrap_interval(a, b, kendall_tau)
+    print(f"ceiling (the E={args.epochs} reference's seed-to-seed tau): {ceiling[0]:+.2f} "
+          f"[{ceiling[1][0]:+.2f}, {ceiling[1][1]:+.2f}]")
     out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / f"quality-reference-E{args.epochs}.json"
     bq.write_json(out, {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": bq.machine(), "threads": 1,
                         "command": " ".join(["python", "benchmarks/bench_reference_budget.py", *(argv or sys.argv[1:])]),
                         "this_session": {"wall_s": time.time() - start, "cpu_s": time.process_time() - cpu},
                         "reference": {k: doc[k] for k in ("key", "k", "epochs", "rows")},
-                        "val_median": statistics.median(vals), "runs": rows})
+                        "val_median": statistics.median(vals), "ceiling_tau": ceiling[0],
+                        "ceiling_tau_95": ceiling[1], "runs": rows})
     print(f"saved {out}")
     return 0
 

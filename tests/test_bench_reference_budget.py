@@ -41,3 +41,5 @@ def test_a_longer_reference_ranks_the_stored_shared_scores_and_a_rerun_trains_no
     again = script("bench_reference_budget.py", "--epochs", "2", "--state", str(state), "--out", str(out))
     assert again.returncode == 0 and "(trained now)" not in again.stdout
     assert json.loads(out.read_text())["runs"] == doc["runs"]
+    assert doc["ceiling_tau"] == kendall_tau([r["standalone_a"] for r in ref], [r["standalone_b"] for r in ref])
+    assert "ceiling (the E=2 reference" in first.stdout
