@@ -1,7 +1,9 @@
 """A classroom in a real browser (`app.access`): the teacher and a student in two browser contexts on one server;
 and the app served to the network without a secret. Reuses test_browser's server and page."""
+from urllib.parse import urlencode
+
 import pytest
-from test_browser import EXPANDERS, SLOW, TINY, open_page, pytestmark, server  # noqa: F401
+from test_browser import SLOW, TINY, open_page, pytestmark, server  # noqa: F401
 
 from app import access
 
@@ -24,24 +26,19 @@ def exposed(request, monkeypatch):
     return request.getfixturevalue("server")
 
 
+# test_browser's tiny settings as a shared link (`app.urlstate`): a search that runs until stopped. The form is
+# filled from the page's address when the session starts, not typed while a live run redraws the page (under
+# load, a widget clicked during a rerun was seen redrawn: a dropdown closed, a multiselect emptied).
+TINY_URL = "?" + urlencode({"preset": "quick", "dataset": "shapes",
+                            **{label.replace(" ", "_"): value for label, value in {**TINY, "epochs": 1000}.items()}})
+
+
 def start_tiny(page):
-    """Fill the sidebar with test_browser's tiny settings, for a search that runs until stopped, and start it."""
+    """Start the search that the page's address (TINY_URL) filled the sidebar with, once the server has drawn
+    what it made of the form: the space of 2 nodes and the shapes data of 256 + 128 images."""
     from playwright.sync_api import expect
 
     sidebar = page.get_by_test_id("stSidebar")
-    for title in EXPANDERS:
-        expect(sidebar.get_by_text(title, exact=True)).to_have_count(1)   # the rerun after unlocking has ended
-        sidebar.get_by_text(title, exact=True).click()
-    for label, value in {**TINY, "epochs": 1000}.items():
-        box = sidebar.get_by_label(label, exact=True)
-        box.fill(str(value))
-        box.press("Enter")
-        expect(box).to_have_value(str(value))
-    dataset = sidebar.get_by_role("combobox", name="dataset", exact=True)
-    dataset.click()
-    page.get_by_role("option", name="shapes", exact=True).click()
-    expect(dataset).to_have_value("shapes")
-    # what the server made of the form, drawn from its values: the space of 2 nodes, and the shapes data
     expect(sidebar.get_by_text("Search space: 50 architectures")).to_be_visible()
     expect(sidebar.get_by_text("built-in shapes, 14,000 generated images: 10 classes; 256 train, 128 val")) \
         .to_be_visible()
@@ -61,7 +58,7 @@ def controls(page) -> dict:
 def test_a_student_cannot_stop_or_delete_the_teachers_run_and_the_teacher_can(classroom, tmp_path):
     from playwright.sync_api import expect
 
-    with open_page(classroom, tmp_path, 1400, 1400) as teacher:
+    with open_page(classroom + TINY_URL, tmp_path, 1400, 1400) as teacher:
         sidebar = teacher.get_by_test_id("stSidebar")
         expect(sidebar.get_by_text("Student: you may have 1 run(s) working at once")).to_be_visible()
         for secret in ("correct", SECRET):
@@ -77,7 +74,7 @@ def test_a_student_cannot_stop_or_delete_the_teachers_run_and_the_teacher_can(cl
 
         student = teacher.context.browser.new_context(viewport={"width": 1400, "height": 1400}).new_page()
         student.set_default_timeout(SLOW)
-        student.goto(classroom)
+        student.goto(classroom + TINY_URL)
         expect(student.get_by_text(access.STUDENT_CONTROL).first).to_be_visible()   # the teacher's run, live
         expect(student.get_by_test_id("stMetric").filter(has_text="Epochs done").first).to_be_visible()
         assert controls(student) == {"Pause": 0, "Stop": 0, "Resume run": 0, "Delete run": 0}
