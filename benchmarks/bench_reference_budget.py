@@ -2,6 +2,8 @@
 epochs instead of the protocol's, and every finished run's shared-weight scores ranked against it.
 
     python benchmarks/bench_reference_budget.py --epochs 15          # resumable: the same command continues
+    python benchmarks/bench_reference_budget.py --epochs 15 --part 0/2 & \
+    python benchmarks/bench_reference_budget.py --epochs 15 --part 1/2   # both cores: each trains every 2nd row
 
 A run's shared-weight scores (`bench_quality.py`'s step `shared`, read from its state's done files) do not depend on
 the reference's budget, so no run is searched or scored again: only the reference is trained (one torch thread; each
@@ -32,6 +34,8 @@ def main(argv=None) -> int:
     p.add_argument("--state", default=str(bq.STATE), help="bench_quality's state (default %(default)s)")
     p.add_argument("--out", default=None, help="the result JSON (default benchmarks/results/"
                                                "quality-reference-E<epochs>.json)")
+    p.add_argument("--part", default=None, metavar="I/N", help="train only the architectures n with n %% N == I "
+                   "(one process per part shares the build); the ranking is printed once no architecture is left")
     args = p.parse_args(argv)
     state = Path(args.state).resolve()
     plan = state / "plan.json"
@@ -43,6 +47,13 @@ def main(argv=None) -> int:
         return 2
     jobs = json.loads(plan.read_text())
     ref = jobs[0]
+    part = None
+    if args.part is not None:
+        i, _, n = args.part.partition("/")
+        if not (i.isdigit() and n.isdigit() and int(i) < int(n)):
+            print(f"error: --part {args.part}: give I/N with 0 <= I < N, e.g. 0/2", file=sys.stderr)
+            return 2
+        part = {r for r in range(ref["k"]) if r % int(n) == int(i)}
     import torch
     from enas.engine.search import Engine
     from enas.quality.rank import bootstrap_interval, kendall_tau
@@ -55,7 +66,12 @@ def main(argv=None) -> int:
         print(f"reference E={args.epochs} {n + 1}/{ref['k']}: {row['arch']}  {row['standalone_a']:.4f} / "
               f"{row['standalone_b']:.4f}" + (" (trained now)" if trained else ""), flush=True)
     doc = build_reference(config, ref["k"], args.epochs, state / "data-cache",
-                          lambda c: Engine(c, listeners=[bq.log_events]), on_row)
+                          lambda c: Engine(c, listeners=[bq.log_events]), on_row, part)
+    left = [n for n, r in enumerate(doc["rows"]) if None in (r["standalone_a"], r["standalone_b"])]
+    if left:
+        print(f"part {args.part} done; architectures not yet trained by the other parts: {left}; once they are, "
+              "run this without --part to rank")
+        return 0
     vals = [(r["standalone_a"] + r["standalone_b"]) / 2 for r in doc["rows"]]
     rows = {}
     for job in jobs[1:]:

@@ -21,9 +21,17 @@ def test_a_longer_reference_ranks_the_stored_shared_scores_and_a_rerun_trains_no
     proc = script("bench_quality.py", "--tiny", "--seeds", "0", "--only", "laptop-enas-s0", "--state", str(state),
                   "--out", str(tmp_path / "q.json"))
     assert proc.returncode == 0, proc.stderr
-    before = {p.name for p in (state / "data-cache").iterdir()}
     events = (state / "runs" / "laptop-enas-s0" / "run.db").stat().st_mtime_ns
     out = tmp_path / "e2.json"
+    assert script("bench_reference_budget.py", "--epochs", "2", "--part", "2/2", "--state", str(state)).returncode == 2
+    half = script("bench_reference_budget.py", "--epochs", "3", "--part", "1/2", "--state", str(state), "--out",
+                  str(tmp_path / "e3.json"))
+    assert half.returncode == 0 and half.stdout.count("(trained now)") == 2 and "not yet trained by the other parts: [0, 2]" \
+        in half.stdout and not (tmp_path / "e3.json").exists()
+    other = script("bench_reference_budget.py", "--epochs", "3", "--part", "0/2", "--state", str(state), "--out",
+                   str(tmp_path / "e3.json"))
+    assert other.returncode == 0 and other.stdout.count("(trained now)") == 2 and (tmp_path / "e3.json").exists()
+    before = {p.name for p in (state / "data-cache").iterdir()}
     first = script("bench_reference_budget.py", "--epochs", "2", "--state", str(state), "--out", str(out))
     assert first.returncode == 0, first.stderr
     assert first.stdout.count("(trained now)") == 4 and len({p.name for p in (state / "data-cache").iterdir()} - before) == 1

@@ -1,7 +1,10 @@
 """The rank check against a fixed reference set: the same architectures for every run, trained once and reused
 (also by a run of another seed), resumed after an interruption, statistics by hand, the CLI and the app."""
+import fcntl
 import json
 import math
+import os
+import threading
 
 import pytest
 from conftest import tiny_config
@@ -127,6 +130,45 @@ def test_a_stopped_reference_build_resumes_where_it_was(runs_dir, tmp_path, trai
     assert [r["standalone_a"] for r in result["rows"][:2]] == [r["standalone_a"] for r in kept[:2]]
     whole = build_reference(engine.config, K, 1, tmp_path / "other", run_engine_factory(engine))
     assert whole["rows"] == json.loads(reference_path(cache, engine.config, K, 1).read_text())["rows"]
+
+
+def test_two_processes_share_one_build_by_rows_and_lose_no_training(runs_dir, tmp_path, trainings):
+    engine, cache = searched(runs_dir, "r"), tmp_path / "cache"
+    archs = [str(a) for a in reference_archs(engine.config, K)]
+    done = {}
+
+    def part(rows):
+        done[min(rows)] = build_reference(engine.config, K, 1, cache, run_engine_factory(engine), rows=rows)
+    workers = [threading.Thread(target=part, args=({0, 2},)), threading.Thread(target=part, args=({1, 3},))]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert sorted(trainings.calls) == sorted((a, f"reference-{t}") for a in archs for t in "ab")   # each once
+    rows = json.loads(reference_path(cache, engine.config, K, 1).read_text())["rows"]
+    assert all(r["standalone_a"] is not None and r["standalone_b"] is not None for r in rows)
+    for mine, doc in ((0, done[0]), (1, done[1])):    # each part's own rows, as the file keeps them
+        assert [r for n, r in enumerate(doc["rows"]) if n % 2 == mine] == rows[mine::2]
+    assert rows in (done[0]["rows"], done[1]["rows"])   # the part that ended last took in the other's rows
+    trainings.calls = []
+    assert build_reference(engine.config, K, 1, cache, run_engine_factory(engine))["rows"] == rows
+    assert trainings.calls == []
+
+
+def test_a_save_waits_for_the_lock_on_the_cache_folder(tmp_path):
+    from enas.quality import reference
+    path = tmp_path / "cache" / "reference-x.json"
+    path.parent.mkdir()
+    doc = {"format": reference.FORMAT, "key": "x", "rows": [{"arch": "c1", "standalone_a": 0.5, "standalone_b": None}]}
+    folder = os.open(path.parent, os.O_RDONLY)
+    fcntl.flock(folder, fcntl.LOCK_EX)
+    saver = threading.Thread(target=reference._save, args=(path, doc))
+    saver.start()
+    saver.join(0.5)
+    assert saver.is_alive() and not path.exists()   # held back while another process reads and writes
+    os.close(folder)
+    saver.join()
+    assert json.loads(path.read_text())["rows"] == doc["rows"]
 
 
 def test_reference_statistics_by_hand():

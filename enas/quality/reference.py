@@ -15,6 +15,7 @@ recalibrated BN statistics. Events of the run: `refcheck_child` (one per archite
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -97,10 +98,12 @@ def check_reference(store, config: Config, k: int, epochs: int, top_k: int | Non
         raise StoreError("no search checkpoint yet (the shared weights): search at least one epoch first")
 
 
-def build_reference(config: Config, k: int, epochs: int, cache_dir, make_engine, on_row=None) -> dict:
+def build_reference(config: Config, k: int, epochs: int, cache_dir, make_engine, on_row=None, rows=None) -> dict:
     """The reference of `config`'s space and recipe, as its cache file holds it (fields, key, rows of arch,
     standalone_a, standalone_b): what the file lacks is trained by `make_engine(reference_config(config))`, built
-    only then, and saved after every training. `on_row(n, row, trained)` follows each architecture."""
+    only then, and saved after every training. `on_row(n, row, trained)` follows each architecture. `rows`: the
+    indices this call may train (default all), so that processes can share one build; a row outside them is
+    taken from the file as it is at the end (None while no process has trained it)."""
     path = reference_path(cache_dir, config, k, epochs)
     fresh = {"format": FORMAT, "key": reference_key(config, k, epochs), "fields": reference_fields(config), "k": k,
              "epochs": epochs, "reference_seed": REFERENCE_SEED,
@@ -114,15 +117,17 @@ def build_reference(config: Config, k: int, epochs: int, cache_dir, make_engine,
     for n, row in enumerate(doc["rows"]):
         trained = False
         for t in TRAININGS:
-            if row[f"standalone_{t}"] is None:
+            if row[f"standalone_{t}"] is None and (rows is None or n in rows):
                 if engine is None:
                     engine = make_engine(reference_config(config))
                 row[f"standalone_{t}"] = engine.standalone_accuracy(Architecture.parse(row["arch"]), epochs,
                                                                     f"reference-{t}")["val_acc"]
                 _save(path, doc)
                 trained = True
-        if on_row is not None:
+        if on_row is not None and (rows is None or n in rows):
             on_row(n, row, trained)
+    if rows is not None:
+        _save(path, doc)   # what the other processes trained meanwhile
     return doc
 
 
@@ -141,19 +146,25 @@ def _read(path: Path, expected: dict) -> dict | None:
 
 
 def _save(path: Path, doc: dict):
-    """Write atomically (temp file, then rename), after taking in what another process saved meanwhile."""
-    disk = _read(path, doc)
-    for row, old in zip(doc["rows"], disk["rows"] if disk else ()):
-        for t in TRAININGS:
-            if row[f"standalone_{t}"] is None:
-                row[f"standalone_{t}"] = old[f"standalone_{t}"]
+    """Write atomically (temp file, then rename), after taking in what another process saved meanwhile; the
+    read and the write hold a lock on the folder, so that two processes saving at once lose neither's trainings."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
-    with open(tmp, "w") as f:
-        f.write(json.dumps(doc, indent=1) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)   # released when the descriptor closes
+        disk = _read(path, doc)
+        for row, old in zip(doc["rows"], disk["rows"] if disk else ()):
+            for t in TRAININGS:
+                if row[f"standalone_{t}"] is None:
+                    row[f"standalone_{t}"] = old[f"standalone_{t}"]
+        tmp = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
+        with open(tmp, "w") as f:
+            f.write(json.dumps(doc, indent=1) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        os.close(folder)
 
 
 def reference_stats(rows: list, top_k: int) -> dict:
