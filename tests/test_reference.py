@@ -135,10 +135,11 @@ def test_a_stopped_reference_build_resumes_where_it_was(runs_dir, tmp_path, trai
 def test_two_processes_share_one_build_by_rows_and_lose_no_training(runs_dir, tmp_path, trainings):
     engine, cache = searched(runs_dir, "r"), tmp_path / "cache"
     archs = [str(a) for a in reference_archs(engine.config, K)]
-    done = {}
+    done, followed = {}, []
 
     def part(rows):
-        done[min(rows)] = build_reference(engine.config, K, 1, cache, run_engine_factory(engine), rows=rows)
+        done[min(rows)] = build_reference(engine.config, K, 1, cache, run_engine_factory(engine),
+                                          lambda n, row, trained: followed.append((n, trained)), rows=rows)
     workers = [threading.Thread(target=part, args=({0, 2},)), threading.Thread(target=part, args=({1, 3},))]
     for w in workers:
         w.start()
@@ -149,7 +150,8 @@ def test_two_processes_share_one_build_by_rows_and_lose_no_training(runs_dir, tm
     assert all(r["standalone_a"] is not None and r["standalone_b"] is not None for r in rows)
     for mine, doc in ((0, done[0]), (1, done[1])):    # each part's own rows, as the file keeps them
         assert [r for n, r in enumerate(doc["rows"]) if n % 2 == mine] == rows[mine::2]
-    assert rows in (done[0]["rows"], done[1]["rows"])   # the part that ended last took in the other's rows
+    assert rows in (done[0]["rows"], done[1]["rows"])   # the part that saved last took in the other's rows
+    assert sorted(followed) == [(n, True) for n in range(K)]   # each part follows its own rows only
     trainings.calls = []
     assert build_reference(engine.config, K, 1, cache, run_engine_factory(engine))["rows"] == rows
     assert trainings.calls == []

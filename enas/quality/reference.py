@@ -102,8 +102,8 @@ def build_reference(config: Config, k: int, epochs: int, cache_dir, make_engine,
     """The reference of `config`'s space and recipe, as its cache file holds it (fields, key, rows of arch,
     standalone_a, standalone_b): what the file lacks is trained by `make_engine(reference_config(config))`, built
     only then, and saved after every training. `on_row(n, row, trained)` follows each architecture. `rows`: the
-    indices this call may train (default all), so that processes can share one build; a row outside them is
-    taken from the file as it is at the end (None while no process has trained it)."""
+    indices this call may train and follow (default all), so that processes can share one build; a row outside them
+    is as the file held it at this call's last save (None while no process had trained it)."""
     path = reference_path(cache_dir, config, k, epochs)
     fresh = {"format": FORMAT, "key": reference_key(config, k, epochs), "fields": reference_fields(config), "k": k,
              "epochs": epochs, "reference_seed": REFERENCE_SEED,
@@ -126,8 +126,6 @@ def build_reference(config: Config, k: int, epochs: int, cache_dir, make_engine,
                 trained = True
         if on_row is not None and (rows is None or n in rows):
             on_row(n, row, trained)
-    if rows is not None:
-        _save(path, doc)   # what the other processes trained meanwhile
     return doc
 
 
