@@ -132,7 +132,7 @@ def test_a_stopped_reference_build_resumes_where_it_was(runs_dir, tmp_path, trai
     assert whole["rows"] == json.loads(reference_path(cache, engine.config, K, 1).read_text())["rows"]
 
 
-def test_two_processes_share_one_build_by_rows_and_lose_no_training(runs_dir, tmp_path, trainings):
+def test_two_builders_share_one_build_by_rows_and_lose_no_training(runs_dir, tmp_path, trainings):
     engine, cache = searched(runs_dir, "r"), tmp_path / "cache"
     archs = [str(a) for a in reference_archs(engine.config, K)]
     done, followed = {}, []
