@@ -1,0 +1,39 @@
+"""benchmarks/bench_scoring_levers.py on a tiny bench_quality state: its `base` way is the protocol's shared
+scores, the other ways score other weights, and each way's tau is the one computed from its scores."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from enas.quality.rank import kendall_tau
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def script(name, *args):
+    return subprocess.run([sys.executable, str(ROOT / "benchmarks" / name), *args], capture_output=True, text=True,
+                          timeout=600)
+
+
+def test_the_ways_of_scoring_a_run_and_their_taus(tmp_path):
+    state = tmp_path / "state"
+    proc = script("bench_quality.py", "--tiny", "--seeds", "0", "--only", "laptop-enas-s0", "--state", str(state),
+                  "--out", str(tmp_path / "q.json"))
+    assert proc.returncode == 0, proc.stderr
+    [ref_file] = (state / "data-cache").iterdir()
+    out = tmp_path / "levers.json"
+    proc = script("bench_scoring_levers.py", "--runs", str(state / "runs"), "--run", "laptop-enas-s0", "--steps", "3",
+                  "--reference", f"T={ref_file}", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(out.read_text())
+    shared = json.loads((state / "done" / "laptop-enas-s0.shared.json").read_text())["result"]["rows"]
+    assert doc["archs"] == [r["arch"] for r in shared]
+    scores = doc["scores"]
+    assert scores["base"] == [r["shared_acc"] for r in shared]   # the protocol's scores, reproduced
+    assert set(scores) == {"base", "calib50", "ft3", "ckpt-prev", "mean-2"}
+    assert scores["ft3"] != scores["base"] and scores["ckpt-prev"] != scores["base"]   # other weights scored
+    ref = json.loads(ref_file.read_text())["rows"]
+    stand = [(r["standalone_a"] + r["standalone_b"]) / 2 for r in ref]
+    for way, s in scores.items():
+        assert doc["stats"][way]["T"]["kendall_tau"] == kendall_tau(s, stand)
+    assert "T tau" in proc.stdout and doc["fine_tune_lr"] == 0.01
