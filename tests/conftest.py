@@ -4,6 +4,7 @@ Tests run torch on one thread (here and in the subprocesses they start): their t
 busy 2-core machine two OpenMP threads stall each other on small ops (10x slower LSTM steps were seen).
 """
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -39,6 +40,15 @@ def tiny_config(**changes) -> Config:
 @pytest.fixture
 def tiny():
     return tiny_config
+
+
+@pytest.fixture
+def bench():
+    """bench(name, *args): benchmarks/<name> run in a fresh Python; its CompletedProcess (text, output captured)."""
+    def run(name, *args):
+        return subprocess.run([sys.executable, str(ROOT / "benchmarks" / name), *args], capture_output=True,
+                              text=True, timeout=600)
+    return run
 
 
 @pytest.fixture

@@ -1,29 +1,19 @@
 """benchmarks/bench_scoring_levers.py on a tiny bench_quality state: its `base` way is the protocol's shared
 scores, the other ways score other weights, and each way's tau is the one computed from its scores."""
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 from enas.quality.rank import kendall_tau
 
-ROOT = Path(__file__).resolve().parents[1]
 
-
-def script(name, *args):
-    return subprocess.run([sys.executable, str(ROOT / "benchmarks" / name), *args], capture_output=True, text=True,
-                          timeout=600)
-
-
-def test_the_ways_of_scoring_a_run_and_their_taus(tmp_path):
+def test_the_ways_of_scoring_a_run_and_their_taus(tmp_path, bench):
     state = tmp_path / "state"
-    proc = script("bench_quality.py", "--tiny", "--seeds", "0", "--only", "laptop-enas-s0", "--state", str(state),
-                  "--out", str(tmp_path / "q.json"))
+    proc = bench("bench_quality.py", "--tiny", "--seeds", "0", "--only", "laptop-enas-s0", "--state", str(state),
+                 "--out", str(tmp_path / "q.json"))
     assert proc.returncode == 0, proc.stderr
     [ref_file] = (state / "data-cache").iterdir()
     out = tmp_path / "levers.json"
-    proc = script("bench_scoring_levers.py", "--runs", str(state / "runs"), "--run", "laptop-enas-s0", "--steps", "3",
-                  "--reference", f"T={ref_file}", "--out", str(out))
+    proc = bench("bench_scoring_levers.py", "--runs", str(state / "runs"), "--run", "laptop-enas-s0", "--steps", "3",
+                 "--reference", f"T={ref_file}", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(out.read_text())
     shared = json.loads((state / "done" / "laptop-enas-s0.shared.json").read_text())["result"]["rows"]
