@@ -30,7 +30,7 @@ from enas.engine.search import Engine  # noqa: E402
 from enas.model import calibrate_bn  # noqa: E402
 from enas.quality.rank import bootstrap_interval, kendall_tau  # noqa: E402
 from enas.quality.reference import reference_archs  # noqa: E402
-from enas.runs.store import RunStore  # noqa: E402
+from enas.runs.store import RunStore, StoreError  # noqa: E402
 from enas.seeds import stream  # noqa: E402
 
 CACHE = ROOT / "benchmarks" / "results" / "quality-runs" / "data-cache"
@@ -93,9 +93,17 @@ def main(argv=None) -> int:
                    help="a reference cache file to rank against (repeatable; default: the protocol's 5- and 10-epoch)")
     p.add_argument("--out", help="the result JSON (default benchmarks/results/quality-lever-scoring-<run>.json)")
     a = p.parse_args(argv)
-    steps = [int(s) for s in a.steps.split(",") if int(s) > 0]
-    refs = {e: json.loads(Path(f).read_text()) for e, f in (r.split("=", 1) for r in a.reference or REFERENCES)}
-    store = RunStore.open(a.runs, a.run)
+    try:
+        if not all(s.strip().isdigit() for s in a.steps.split(",")):
+            raise ValueError(f"--steps {a.steps}: use whole numbers, comma-separated")
+        steps = [int(s) for s in a.steps.split(",") if int(s) > 0]
+        if bad := [r for r in a.reference or () if "=" not in r]:
+            raise ValueError(f"--reference {bad[0]}: use LABEL=FILE")
+        refs = {e: json.loads(Path(f).read_text()) for e, f in (r.split("=", 1) for r in a.reference or REFERENCES)}
+        store = RunStore.open(a.runs, a.run)
+    except (ValueError, OSError, StoreError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     eng, out, t0 = Engine(store.config(), store, []), {}, time.time()
     eng.run((lambda: out.update(score_all(eng, store, steps, next(iter(refs.values()))["k"])),))
     stats = {}

@@ -27,3 +27,12 @@ def test_the_ways_of_scoring_a_run_and_their_taus(tmp_path, bench):
     for way, s in scores.items():
         assert doc["stats"][way]["T"]["kendall_tau"] == kendall_tau(s, stand)
     assert "T tau" in proc.stdout and doc["fine_tune_lr"] == 0.01
+
+
+def test_bad_input_is_named_and_scores_nothing(tmp_path, bench):
+    for args, said in ((["--runs", str(tmp_path), "--run", "nowhere"], "no run at"),
+                       (["--runs", str(tmp_path), "--run", "x", "--steps", "5,x"], "--steps 5,x: use whole numbers"),
+                       (["--runs", str(tmp_path), "--run", "x", "--reference", "nolabel"], "--reference nolabel: use LABEL=FILE")):
+        proc = bench("bench_scoring_levers.py", *args, "--out", str(tmp_path / "o.json"))
+        assert proc.returncode == 2 and said in proc.stderr and "Traceback" not in proc.stderr
+        assert not (tmp_path / "o.json").exists()
