@@ -45,6 +45,7 @@ def finetuned(eng, arch, steps: int):
     net = eng.inherited_child(arch)
     opt = torch.optim.SGD(net.parameters(), lr=LR, momentum=0.9, nesterov=True, weight_decay=c.weight_decay)
     gen, scaler, step = stream(c.seed, "ft-data"), torch.amp.GradScaler("cpu", enabled=False), 0
+    params = list(net.parameters())
     net.train()
     while step < steps:
         for x, y in eng.train_data.epoch(c.batch_size, gen):
@@ -52,7 +53,7 @@ def finetuned(eng, arch, steps: int):
                 break
             for g in opt.param_groups:
                 g["lr"] = cosine_lr(step / steps, 1, LR, 0.0)
-            eng.train_step(net, x, y, opt, scaler, list(net.parameters()))
+            eng.train_step(net, x, y, opt, scaler, params)
             step += 1
     return net
 
@@ -101,6 +102,11 @@ def main(argv=None) -> int:
             raise ValueError(f"--reference {bad[0]}: use LABEL=FILE")
         refs = {e: json.loads(Path(f).read_text()) for e, f in (r.split("=", 1) for r in a.reference or REFERENCES)}
         store = RunStore.open(a.runs, a.run)
+        archs = [str(x) for x in reference_archs(store.config(), next(iter(refs.values()))["k"])]
+        if other := [e for e, doc in refs.items() if [r["arch"] for r in doc["rows"]] != archs]:
+            raise ValueError(f"reference {other[0]} holds other architectures than {a.run}'s space draws")
+        if len(store.checkpoints()) < 2:
+            raise ValueError(f"{a.run} has fewer than 2 checkpoints: ckpt-prev and mean-2 need the last two")
     except (ValueError, OSError, StoreError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -109,7 +115,6 @@ def main(argv=None) -> int:
     stats = {}
     for way, s in out["scores"].items():
         for e, doc in refs.items():
-            assert [r["arch"] for r in doc["rows"]] == out["archs"], "the reference holds other architectures"
             ref = [(r["standalone_a"] + r["standalone_b"]) / 2 for r in doc["rows"]]
             stats.setdefault(way, {})[e] = {"kendall_tau": kendall_tau(s, ref),
                                             "kendall_tau_95": bootstrap_interval(s, ref, kendall_tau)}

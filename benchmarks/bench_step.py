@@ -7,8 +7,8 @@ bf16's accuracy cost (row 2b) is measured by benchmarks/bench_precision.py.
 
 Rows (issue "Performance"): 1 fp32 child step vs the yardstick, its share of its convolutions alone, and its
 FLOP/s over a 1024x1024 fp32 matmul's; 2 mixed precision (bf16 autocast) vs the yardstick; 3 step cost vs number
-of candidate ops and vs nodes; 4 controller step vs child step, and sampling alone; 5 the quick preset end to end, by phase;
-7 peak memory of a seed-preset search on the 50,000-image folder; 8 GPU (skipped without CUDA).
+of candidate ops and vs nodes; 4 controller step vs child step, and sampling alone; 5 the quick preset end to end,
+by phase; 7 peak memory of a seed-preset search on the 50,000-image folder; 8 GPU (skipped without CUDA).
 Timed rows are interleaved with the yardstick and reported as medians of --reps repetitions.
 Prints a table and writes benchmarks/results/step.json.
 """

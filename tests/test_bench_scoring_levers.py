@@ -27,6 +27,12 @@ def test_the_ways_of_scoring_a_run_and_their_taus(tmp_path, bench):
     for way, s in scores.items():
         assert doc["stats"][way]["T"]["kendall_tau"] == kendall_tau(s, stand)
     assert "T tau" in proc.stdout and doc["fine_tune_lr"] == 0.01
+    other = tmp_path / "other.json"   # a reference of another space is refused before anything is scored
+    other.write_text(json.dumps({**json.loads(ref_file.read_text()), "rows": ref[::-1]}))
+    proc = bench("bench_scoring_levers.py", "--runs", str(state / "runs"), "--run", "laptop-enas-s0", "--reference",
+                 f"O={other}", "--out", str(tmp_path / "o.json"))
+    assert proc.returncode == 2 and "reference O holds other architectures" in proc.stderr
+    assert not (tmp_path / "o.json").exists()
 
 
 def test_bad_input_is_named_and_scores_nothing(tmp_path, bench):
