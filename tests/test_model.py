@@ -171,6 +171,28 @@ def test_supergraph_forward_matches_a_functional_reference(text, first_node_bn):
     torch.testing.assert_close(sg(x, arch), reference_forward(sg, x, arch), rtol=1e-4, atol=1e-5)
 
 
+def test_pooling_before_the_relu_in_stem_and_tail_changes_no_output_and_no_gradient():
+    """The model pools its stem and tail before their ReLU (cheaper); the reference ReLUs first. Both BN biases are
+    pushed below zero so that whole pool windows are zero after the ReLU: ties, whose gradient must still be 0."""
+    torch.manual_seed(0)
+    sg = Supergraph(4, 8).to(memory_format=torch.channels_last)
+    with torch.no_grad():
+        sg.stem[0][1].bias.fill_(-0.8)
+        sg.tail[1][1].bias.fill_(-0.8)
+    x = torch.randn(6, 3, 32, 32).contiguous(memory_format=torch.channels_last)
+    arch = Architecture.parse("c3 c5:1 mp:01 ap:110")
+    runs = []
+    for forward in (lambda: sg(x, arch), lambda: reference_forward(sg, x, arch)):
+        sg.zero_grad(set_to_none=True)
+        out = forward()
+        out.square().sum().backward()
+        runs.append([out.detach()] + [p.grad.clone() for p in sg.parameters() if p.grad is not None])
+    assert len(runs[0]) == len(runs[1]) > 10
+    assert all(torch.equal(a, b) for a, b in zip(*runs))
+    stem = sg.stem[0](x)
+    assert (F.max_pool2d(F.relu(stem), 2) == 0).any()   # the ties the docstring names happen here
+
+
 def test_the_supergraph_keeps_no_shared_statistics_and_a_child_keeps_its_own():
     sg = Supergraph(3, 8, first_node_bn=True)
     assert not [k for k in sg.state_dict() if "running" in k or "tracked" in k]
