@@ -24,7 +24,7 @@ def test_warm_up_trains_random_children_and_never_calls_the_controller():
     assert steps and set(steps) == {2}                           # controller steps in epoch 2 only
     policy_calls = 3                                              # the policy event of each epoch asks it too
     assert sorted(set(calls)) == [0, 1, 2] and calls.count(0) == calls.count(1) == 1 < policy_calls
-    assert calls.count(2) == 4 + 2 + 1     # after it: the 4 children of epoch 2, its 2 controller steps, its policy
+    assert calls.count(2) == 1 + 2 + 1     # after it: epoch 2's 4 children in one call, its 2 controller steps, its policy
     children = [e["arch"] for e in events if e["kind"] == "child_step" and e["epoch"] < 2]
     assert len(children) == 8 and len(set(children)) > 4          # a new random child every minibatch
     assert [e["val_acc"] is None for e in events if e["kind"] == "epoch"] == [True, True, False]

@@ -164,6 +164,20 @@ def test_a_live_change_reaches_the_optimiser_and_samplers_at_the_next_step(tmp_p
     assert engine.store.events("derive_result")[-1]["constraints"]["pinned"] == {"2": "conv1x1"}
 
 
+def test_a_change_in_mid_epoch_reaches_the_very_next_child_though_the_epochs_children_were_sampled_ahead():
+    engine = Engine(tiny_config(epochs=1, steps_per_epoch=8, sampling="per-batch"))
+    trained, child_step = [], engine.child_step
+    engine.child_step = lambda x, y, arch: trained.append(str(arch)) or child_step(x, y, arch)
+    calls, sample = [], engine.sampler.sample
+    engine.sampler.sample = lambda n, **k: calls.append(n) or sample(n, **k)
+    engine.listeners.append(steer_at(engine, 2, {"constraints": ["pin conv1x1@0", "pin conv1x1@1", "pin conv1x1@2"]}))
+    engine.train_children(0)
+    assert calls == [8, 6]   # the epoch's 8 children in one call, its last 6 again once the pins came at step 3
+    assert len(trained) == 8 and len(set(trained[:2])) == 2
+    assert not all(a.startswith("c1 c1:") for a in trained[:2])
+    assert all([op.split(":")[0] for op in a.split()] == ["c1"] * 3 for a in trained[2:])
+
+
 def test_a_refused_request_changes_nothing_and_says_why(tmp_path):
     config = tiny_config(epochs=1)
     engine = Engine(config, RunStore.create(tmp_path, "r", config))

@@ -331,7 +331,7 @@ class Engine(ChildTraining):
         sums = torch.zeros(2, device=self.device)   # loss and accuracy since the last sync
         totals = torch.zeros(2, device=self.device)
         pending, images, tick = 0, 0, time.perf_counter()
-        arch = None
+        arch, ahead, ahead_for = None, [], None
         warmup = epoch < c.warmup_epochs   # uniformly random children, one per minibatch; no controller
         sampler = self.warmup_sampler if warmup else self.sampler
         for i, (x, y) in enumerate(self.train_data.epoch(c.batch_size, self.data_gen)):
@@ -339,9 +339,16 @@ class Engine(ChildTraining):
                 break
             stepped = self.wait(step_point=True)
             steering = self.steering.values
-            if arch is None or steering["sampling"] == "per-batch" or warmup or not self.steering.constraints.admits(arch):
-                with torch.no_grad():
-                    arch = sampler.sample(1, generator=self.ctrl_gen, constraints=self.steering.constraints).archs[0]
+            per_batch = steering["sampling"] == "per-batch" or warmup
+            if arch is None or per_batch or not self.steering.constraints.admits(arch):
+                # The policy stays fixed while the children train, so the rest of the epoch's children are
+                # sampled in one batched call; a steering change (constraints, temperature) samples them anew.
+                if not ahead or ahead_for is not self.steering:
+                    with torch.no_grad():
+                        ahead = sampler.sample(lr_steps - i if per_batch else 1, generator=self.ctrl_gen,
+                                               constraints=self.steering.constraints).archs[::-1]
+                    ahead_for = self.steering
+                arch = ahead.pop()
             lr = steering["child_lr_scale"] * cosine_lr(epoch + i / lr_steps, c.epochs, c.child_lr, c.child_lr_min,
                                                         c.lr_restart_epochs, c.lr_restart_mult, c.lr_tmax_epochs)
             for g in self.child_opt.param_groups:
