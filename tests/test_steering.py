@@ -176,6 +176,12 @@ def test_a_change_in_mid_epoch_reaches_the_very_next_child_though_the_epochs_chi
     assert len(trained) == 8 and len(set(trained[:2])) == 2
     assert not all(a.startswith("c1 c1:") for a in trained[:2])
     assert all([op.split(":")[0] for op in a.split()] == ["c1"] * 3 for a in trained[2:])
+    per_epoch = Engine(tiny_config(epochs=1, steps_per_epoch=8, sampling="per-epoch"))
+    calls.clear()
+    own = per_epoch.sampler.sample
+    per_epoch.sampler.sample = lambda n, **k: calls.append(n) or own(n, **k)
+    per_epoch.train_children(0)
+    assert calls == [1]   # one child for the epoch: nothing sampled ahead that it would not train
 
 
 def test_a_refused_request_changes_nothing_and_says_why(tmp_path):
