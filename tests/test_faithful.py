@@ -86,15 +86,17 @@ def test_derive_ranks_on_the_validation_split(searched):
 
 
 def test_inherited_child_scores_what_the_supergraph_scores(searched):
-    """Recalibrated BN statistics: within 2 points of the supergraph (batch statistics) before any training."""
+    """Recalibrated BN statistics: derive's children score what the supergraph (batch statistics) scores before any
+    training, within 2 points on average and 3 at most; one child's difference ranges over about +-2.5 points of
+    these 300 images from one search trajectory to another, so one child alone would not say much."""
     engine, ranking = searched
-    arch = Architecture.parse(ranking[0]["arch"])
-    child = engine.inherited_child(arch)
-    shared = supergraph_accuracy(engine, arch)
-    assert abs(evaluate(child, engine.val_data) - shared) <= 0.02, (evaluate(child, engine.val_data), shared)
+    archs = [Architecture.parse(r["arch"]) for r in ranking]
+    diffs = [evaluate(engine.inherited_child(a), engine.val_data) - supergraph_accuracy(engine, a) for a in archs]
+    assert len(diffs) == 6 and sum(map(abs, diffs)) / len(diffs) <= 0.02 and max(map(abs, diffs)) <= 0.03, diffs
     # without recalibration the statistics are the empty 0 / 1 of a new module, and the accuracy is far off
-    raw = ChildNet.from_supergraph(engine.supergraph, arch)
-    assert abs(evaluate(raw, engine.val_data) - shared) > 0.05
+    raw = [abs(evaluate(ChildNet.from_supergraph(engine.supergraph, a), engine.val_data) - supergraph_accuracy(engine, a))
+           for a in archs]
+    assert sum(raw) / len(raw) > 0.05, raw
 
 
 def test_final_training_with_zero_epochs_evaluates_the_inherited_child(searched):
