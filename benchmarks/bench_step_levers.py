@@ -78,7 +78,7 @@ def skip_sum_inplace(y, skips):
 
 
 def stem_tail(x, w, b):
-    """The stem's BN, ReLU and 2x2 max pool as the model runs them."""
+    """The stem's BN, ReLU and 2x2 max pool in their written order (the model now pools first, as below)."""
     return F.max_pool2d(F.relu(F.batch_norm(x, None, None, w, b, True)), 2)
 
 
